@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Position locates a record in its source, for rejects and error messages.
+// Every field is optional; a source fills what it knows.
+type Position struct {
+	File string `json:"file,omitempty"` // file the record was read from
+	Line int    `json:"line,omitempty"` // 1-based line where the record starts
+	Page string `json:"page,omitempty"` // page URL (without secrets) or page number
+	Key  string `json:"key,omitempty"`  // the record's key in the source, when known
+}
+
+// String renders the position the way error messages print it:
+// "users.csv:12", "page 3", "key 42", joined by ", ".
+func (p Position) String() string {
+	var parts []string
+	switch {
+	case p.File != "" && p.Line > 0:
+		parts = append(parts, p.File+":"+strconv.Itoa(p.Line))
+	case p.File != "":
+		parts = append(parts, p.File)
+	case p.Line > 0:
+		parts = append(parts, "line "+strconv.Itoa(p.Line))
+	}
+	if p.Page != "" {
+		parts = append(parts, "page "+p.Page)
+	}
+	if p.Key != "" {
+		parts = append(parts, "key "+p.Key)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Record is one record read from a source.
+//
+// Fields holds the record's values by field name. Values are what the source
+// naturally has: string, json.Number, int64, float64, bool, time.Time, nil,
+// map[string]any and []any. A source must not reuse a Fields map after
+// emitting it: the engine keeps records until their batch has landed.
+//
+// A source that cannot parse a record (a ragged CSV row, invalid UTF-8) still
+// emits it, with Err set and Raw holding what it read; the engine rejects that
+// record with Err as the reason and goes on.
+type Record struct {
+	Fields map[string]any
+	Pos    Position
+	Raw    string // the record as the source had it (a CSV line); optional
+	Err    error  // non-nil: the source could not parse this record
+}
+
+// RawText is the record's raw form for the rejects table: Raw when the source
+// kept it, else Fields as JSON.
+func (r *Record) RawText() string {
+	if r.Raw != "" || r.Fields == nil {
+		return r.Raw
+	}
+	b, err := json.Marshal(r.Fields)
+	if err != nil {
+		return fmt.Sprintf("%v", r.Fields)
+	}
+	return string(b)
+}
+
+// ReadOptions are what the engine tells a source at the start of a run.
+type ReadOptions struct {
+	// Since is the inclusive lower bound of the incremental cursor (the saved
+	// cursor or --since), or nil for a full load. A source that can filter on
+	// it server-side may; the engine filters client-side in any case.
+	Since any
+	// Location is the pipeline's timezone, for naive date-times.
+	Location *time.Location
+	// Logger receives the source's own progress and retry messages.
+	Logger *slog.Logger
+}
+
+// Source reads records from one system.
+//
+// Read calls emit once per record, in source order, and returns nil when the
+// source is exhausted. It stops and returns the error when emit returns one or
+// ctx is done. Errors that end the run (an unreadable file, a refused request)
+// are returned wrapped with what was being done; errors confined to one
+// record are reported through Record.Err instead.
+type Source interface {
+	Read(ctx context.Context, opts ReadOptions, emit func(Record) error) error
+}
+
+// CursorOrdered is implemented by sources that deliver records in ascending
+// order of the pipeline's incremental cursor. The engine then saves the cursor
+// with every batch; for other sources it saves it only once the whole source
+// has been read, so an interrupted run never skips records on the rerun.
+type CursorOrdered interface {
+	CursorOrdered() bool
+}
+
+// FieldLister is implemented by sources that know their field names before
+// reading (declared CSV columns, a table's columns). The engine then reports
+// `record.<name>` references to unknown fields as validation errors.
+type FieldLister interface {
+	Fields() []string
+}
+
+// Describer is implemented by sources that can say in a few words where they
+// read from, without secrets ("csv users/*.csv"). It feeds the sync history's
+// endpoint column and the run summary.
+type Describer interface {
+	Describe() string
+}
+
+// Closer is implemented by sources that hold resources between runs.
+type Closer interface {
+	Close() error
+}
+
+// PluginContext is what a plugin's constructor may need besides its body.
+type PluginContext struct {
+	Pipeline string    // the pipeline's name
+	Dir      string    // directory of the pipeline file; relative paths are relative to it
+	DefRange hcl.Range // the block's header, for diagnostics about the block as a whole
+}
+
+// SourceFactory builds a Source from the body of its `source "kind" {}` block.
+// The body holds only what the engine did not decode itself; decode it with
+// gohcl (ctx provides env() and file()) and return diagnostics with the
+// narrowest Subject, never a plain error.
+type SourceFactory func(body hcl.Body, ctx *hcl.EvalContext, pc PluginContext) (Source, hcl.Diagnostics)
