@@ -1,0 +1,337 @@
+package functions
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/builtin"
+)
+
+// Options configure the library for one pipeline.
+type Options struct {
+	// Location is the pipeline's timezone: timestamp and date read a
+	// date-time without a zone as local time here, and date takes the
+	// calendar date of a zoned value here. nil means UTC.
+	Location *time.Location
+}
+
+// Function is one library function: its expr registration and the
+// documentation shown by the README and `etl validate`.
+type Function struct {
+	Name      string
+	Signature string // how it is called and what it gives, e.g. "email(value) → string"
+	Doc       string // what it does, what nil and "" give, and when it fails
+	Example   string // an expr expression that calls it
+	// Column is the warehouse column type of its result: "text",
+	// "integer", "float", "boolean", "timestamp", "date", "decimal",
+	// "json", or "" when it depends on the input.
+	Column string
+	// Option registers the function (and, for decimal, its operator
+	// overloads) with expr.Compile. It is self-contained: an expression
+	// compiled with it alone can call the function.
+	Option expr.Option
+}
+
+// Library returns every function, sorted by name, configured by opts. Each
+// call builds fresh functions; they share no state with other calls and are
+// safe for concurrent use.
+func Library(opts Options) []Function {
+	loc := opts.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	tp := timeParser{loc: loc}
+	re := newRegexCache()
+
+	fns := []Function{
+		{
+			Name:      "email",
+			Signature: "email(value) → string",
+			Doc:       "The address trimmed and lower-cased, checked like net/mail with no display name, no angle brackets and a dot in the domain. nil, \"\" and blanks give nil; anything that is not one bare address is an error.",
+			Example:   "email(record.properties.email)",
+			Column:    "text",
+			Option:    expr.Function("email", emailFunc, new(func(any) string)),
+		},
+		{
+			Name:      "phone",
+			Signature: "phone(value) → string",
+			Doc:       "The digits of a phone number, with spaces, punctuation and a leading + removed; numbers are accepted too. nil, \"\" and blanks give nil; fewer than 10 or more than 15 digits, or any letter (such as \"ext\"), is an error.",
+			Example:   "phone(record.phone) ?? ''",
+			Column:    "text",
+			Option:    expr.Function("phone", phoneFunc, new(func(any) string)),
+		},
+		{
+			Name:      "timestamp",
+			Signature: "timestamp(value[, layout]) → time",
+			Doc:       "An instant in UTC from a time, an ISO 8601 date or date-time (T or space, optional fraction, optional Z, +hh:mm, +hhmm or +hh), RFC 1123, OData /Date(ms)/, or epoch seconds or milliseconds (a number or a string of digits: magnitudes from 1e11 are milliseconds, from 1e8 seconds, and smaller ones an error, being more likely years, compact dates or a 0 for unset). A date-time without a zone is read in the pipeline's timezone. The optional layout is a Go time layout for other string forms. nil, \"\", blanks, the zero time and MySQL zero dates (0000-00-00) give nil; anything else unreadable is an error.",
+			Example:   "timestamp(record.updatedAt)",
+			Column:    "timestamp",
+			Option: expr.Function("timestamp", tp.timestampFunc,
+				new(func(any) time.Time), new(func(any, string) time.Time)),
+		},
+		{
+			Name:      "date",
+			Signature: "date(value[, layout]) → time",
+			Doc:       "The calendar date, as midnight UTC, of anything timestamp reads. A value with a zone (or an instant: a time or an epoch) is first converted to the pipeline's timezone; a date or date-time without a zone keeps its own date. nil, \"\" and blanks give nil; anything unreadable is an error.",
+			Example:   "date(record.birthday)",
+			Column:    "date",
+			Option: expr.Function("date", tp.dateFunc,
+				new(func(any) time.Time), new(func(any, string) time.Time)),
+		},
+		{
+			Name:      "int",
+			Signature: "int(value) → int",
+			Doc:       "A 64-bit integer from an integer, an integral float, json.Number or decimal, or a string such as \" 42\", \"-7\", \"+5\", \"12.0\" or \"1e3\". nil, \"\" and blanks give nil; a fraction (\"12.5\"), a value beyond the int64 range, a boolean or any other text is an error.",
+			Example:   "int(record.id)",
+			Column:    "integer",
+			Option:    expr.Function("int", intFunc, new(func(any) int)),
+		},
+		{
+			Name:      "float",
+			Signature: "float(value) → float",
+			Doc:       "A float64 from a number, json.Number, decimal or a decimal string (\"3.14\", \"-1e-3\"). nil, \"\" and blanks give nil; NaN, infinities, hexadecimal, out-of-range values, booleans and other text are errors.",
+			Example:   "float(record.latitude)",
+			Column:    "float",
+			Option:    expr.Function("float", floatFunc, new(func(any) float64)),
+		},
+		{
+			Name:      "bool",
+			Signature: "bool(value) → bool",
+			Doc:       "A boolean from a bool, the numbers 0 and 1, or the words true/false, t/f, yes/no, y/n, on/off and 1/0 in any case. nil, \"\" and blanks give nil; anything else is an error.",
+			Example:   "bool(record.IsActive)",
+			Column:    "boolean",
+			Option:    expr.Function("bool", boolFunc, new(func(any) bool)),
+		},
+		{
+			Name:      "decimal",
+			Signature: "decimal(value) → decimal",
+			Doc:       "An exact decimal from an integer, json.Number, float (its shortest exact text) or a string such as \"-12.50\", \".5\" or \"1.5e3\"; the scale is kept as written (\"12.50\" stays 12.50). Thousands separators are not accepted: strip them with regex_replace first. +, -, *, ==, !=, <, <=, > and >= work between decimals, ints and floats (there is no / or unary -: write 0 - x); arithmetic with a nil decimal gives nil and comparing one with < or > gives false. nil, \"\" and blanks give nil; anything else is an error.",
+			Example:   "decimal(record.amount) > 0",
+			Column:    "decimal",
+			Option:    decimalOption(),
+		},
+		{
+			Name:      "trim",
+			Signature: "trim(value) → string",
+			Doc:       "The value without leading and trailing white space; non-strings are formatted first (numbers as plain decimals, times as RFC 3339). nil gives nil; \"  \" gives \"\". It never fails.",
+			Example:   "trim(record.properties.firstname)",
+			Column:    "text",
+			Option:    expr.Function("trim", trimFunc, new(func(any) string)),
+		},
+		{
+			Name:      "lower",
+			Signature: "lower(value) → string",
+			Doc:       "The value in lower case; non-strings are formatted first. nil gives nil. It never fails.",
+			Example:   "lower(record.status)",
+			Column:    "text",
+			Option:    expr.Function("lower", lowerFunc, new(func(any) string)),
+		},
+		{
+			Name:      "upper",
+			Signature: "upper(value) → string",
+			Doc:       "The value in upper case; non-strings are formatted first. nil gives nil. It never fails.",
+			Example:   "upper(record.state)",
+			Column:    "text",
+			Option:    expr.Function("upper", upperFunc, new(func(any) string)),
+		},
+		{
+			Name:      "nullif",
+			Signature: "nullif(value, other) → any",
+			Doc:       "nil when value equals other, else value unchanged. Numbers compare by value (1 equals 1.0 and json.Number \"1\"); a string compared with a number is read as a decimal number first (\"0.00\" equals 0); strings compare exactly. It never fails.",
+			Example:   "nullif(record.state, 'N/A')",
+			Column:    "",
+			Option:    expr.Function("nullif", nullifFunc, new(func(any, any) any)),
+		},
+		{
+			Name:      "coalesce",
+			Signature: "coalesce(value, ...) → any",
+			Doc:       "The first argument that is neither nil nor \"\"; nil when there is none. It never fails.",
+			Example:   "coalesce(record.mobile, record.phone)",
+			Column:    "",
+			Option:    expr.Function("coalesce", coalesceFunc, new(func(...any) any)),
+		},
+		{
+			Name:      "json",
+			Signature: "json(value) → any",
+			Doc:       "A parsed JSON cell: objects, arrays, strings, booleans, and numbers as int when written without fraction or exponent and within int64, else float. A map, slice, number or boolean is returned as is. nil, \"\", blanks and JSON null give nil; invalid JSON is an error with the parser's message.",
+			Example:   "json(record.custom_fields)",
+			Column:    "json",
+			Option:    expr.Function("json", jsonFunc, new(func(any) any)),
+		},
+		{
+			Name:      "regex_replace",
+			Signature: "regex_replace(value, pattern, replacement) → string",
+			Doc:       "Every match of the RE2 pattern replaced by replacement, which may refer to groups as $1 or ${name}; non-strings are formatted first. nil gives nil. An invalid pattern is an error.",
+			Example:   "regex_replace(record.amount, '[,$ ]', '')",
+			Column:    "text",
+			Option:    expr.Function("regex_replace", re.replaceFunc, new(func(any, string, string) string)),
+		},
+		{
+			Name:      "sha256",
+			Signature: "sha256(value) → string",
+			Doc:       "The SHA-256 of the value's UTF-8 bytes as 64 lower-case hex digits; non-strings are formatted first, and \"\" is hashed like any string. nil gives nil. It never fails.",
+			Example:   "sha256(email(record.email))",
+			Column:    "text",
+			Option:    expr.Function("sha256", sha256Func, new(func(any) string)),
+		},
+		{
+			Name:      "hmac_sha256",
+			Signature: "hmac_sha256(key, message) → bytes",
+			Doc:       "The raw 32-byte HMAC-SHA256 of message under key, as a string of bytes (not text): pass it to base64_encode. key may be raw bytes from base64_decode. nil in either argument gives nil. It never fails.",
+			Example:   "base64_encode(hmac_sha256(base64_decode(record.secret), record.message))",
+			Column:    "text",
+			Option:    expr.Function("hmac_sha256", hmacSHA256Func, new(func(any, any) string)),
+		},
+		{
+			Name:      "base64_encode",
+			Signature: "base64_encode(value) → string",
+			Doc:       "The standard, padded base64 of the value's bytes; non-strings are formatted first. nil gives nil. It never fails.",
+			Example:   "base64_encode(record.signature)",
+			Column:    "text",
+			Option:    expr.Function("base64_encode", base64EncodeFunc, new(func(any) string)),
+		},
+		{
+			Name:      "base64_decode",
+			Signature: "base64_decode(value) → bytes",
+			Doc:       "The bytes that base64 text (standard or URL alphabet, padded or not, surrounding blanks ignored) encodes, as a string of bytes. nil gives nil. Text that is not base64 is an error that does not quote the value, since it is usually a secret.",
+			Example:   "base64_decode(record.secret)",
+			Column:    "text",
+			Option:    expr.Function("base64_decode", base64DecodeFunc, new(func(any) string)),
+		},
+		{
+			Name:      "now_unix",
+			Signature: "now_unix() → int",
+			Doc:       "The current time in whole seconds since the Unix epoch, read at each call. It never fails.",
+			Example:   "string(now_unix())",
+			Column:    "integer",
+			Option:    expr.Function("now_unix", nowUnixFunc, new(func() int)),
+		},
+	}
+	slices.SortFunc(fns, func(a, b Function) int { return strings.Compare(a.Name, b.Name) })
+	return fns
+}
+
+// ExprOptions returns the expr options that register every function of
+// [Library] (and the decimal operator overloads), plus expr.DisableBuiltin
+// for each expr builtin that one of them replaces (int, float, trim, upper,
+// lower, date), so the library wins even if expr's lookup order changes.
+func ExprOptions(opts Options) []expr.Option {
+	lib := Library(opts)
+	out := make([]expr.Option, 0, len(lib)+8)
+	for _, f := range lib {
+		out = append(out, f.Option)
+		if _, ok := builtin.Index[f.Name]; ok {
+			out = append(out, expr.DisableBuiltin(f.Name))
+		}
+	}
+	return out
+}
+
+// maxQuoted is how many bytes of a value an error message quotes.
+const maxQuoted = 64
+
+// describe renders a value for an error message: strings quoted and
+// shortened, numbers as written, anything else with its Go type.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return quote(x)
+	case []byte:
+		return quote(string(x))
+	case json.Number:
+		return quote(string(x))
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, Decimal:
+		return fmt.Sprint(x)
+	}
+	s := fmt.Sprintf("%v (%T)", v, v)
+	if len(s) > 2*maxQuoted {
+		s = s[:2*maxQuoted] + "…"
+	}
+	return s
+}
+
+// quote quotes s, cut to maxQuoted bytes on a rune boundary.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	n := maxQuoted
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
+}
+
+// valueError is the error of fn for a value it cannot convert, as
+// `fn: <value> <reason>`.
+func valueError(fn string, v any, format string, args ...any) error {
+	return fmt.Errorf("%s: %s %s", fn, describe(v), fmt.Sprintf(format, args...))
+}
+
+// typeError is the error of fn for a value of a type it does not accept.
+func typeError(fn string, v any) error {
+	return fmt.Errorf("%s: cannot convert %s", fn, describe(v))
+}
+
+// text returns v as a string when it is a string, []byte or json.Number.
+func text(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	case json.Number:
+		return string(x), true
+	}
+	return "", false
+}
+
+// format renders a non-nil value as text: strings as they are, numbers
+// as plain decimals, times as RFC 3339 in UTC, anything else with fmt.
+func format(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case json.Number:
+		return string(x)
+	case int:
+		return strconv.Itoa(x)
+	case int8:
+		return strconv.FormatInt(int64(x), 10)
+	case int16:
+		return strconv.FormatInt(int64(x), 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
