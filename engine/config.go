@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// The HCL schema of a pipeline file, decoded with gohcl. Only the engine's
+// own attributes are here; a source block's body is left for its plugin.
+
+type fileConfig struct {
+	Pipelines []pipelineConfig `hcl:"pipeline,block"`
+}
+
+type pipelineConfig struct {
+	Name        string              `hcl:"name,label"`
+	System      string              `hcl:"system"`
+	Entity      string              `hcl:"entity"`
+	Description string              `hcl:"description,optional"`
+	BatchSize   *int                `hcl:"batch_size,optional"`
+	Timezone    *string             `hcl:"timezone,optional"`
+	Sources     []sourceConfig      `hcl:"source,block"`
+	Incremental []incrementalConfig `hcl:"incremental,block"`
+	Maps        []mapConfig         `hcl:"map,block"`
+	Validates   []validateConfig    `hcl:"validate,block"`
+	Sinks       []sinkConfig        `hcl:"sink,block"`
+	DefRange    hcl.Range           `hcl:",def_range"`
+	Body        hcl.Body            `hcl:",body"`
+}
+
+type sourceConfig struct {
+	Kind     string    `hcl:"kind,label"`
+	Remain   hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+type incrementalConfig struct {
+	Cursor   hcl.Expression `hcl:"cursor"`
+	DefRange hcl.Range      `hcl:",def_range"`
+}
+
+type mapConfig struct {
+	Remain   hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+type validateConfig struct {
+	Name     string         `hcl:"name,label"`
+	Check    hcl.Expression `hcl:"check"`
+	Message  *string        `hcl:"message,optional"`
+	OnFail   *string        `hcl:"on_fail,optional"`
+	DefRange hcl.Range      `hcl:",def_range"`
+	Body     hcl.Body       `hcl:",body"`
+}
+
+type sinkConfig struct {
+	Kind     string          `hcl:"kind,label"`
+	URL      *string         `hcl:"url,optional"`
+	Table    string          `hcl:"table"`
+	Key      []string        `hcl:"key,optional"`
+	Mode     *string         `hcl:"mode,optional"`
+	Columns  []columnsConfig `hcl:"columns,block"`
+	DefRange hcl.Range       `hcl:",def_range"`
+	Body     hcl.Body        `hcl:",body"`
+}
+
+type columnsConfig struct {
+	Remain   hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
+}

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// configEnv holds what the config-time functions env() and file() need, and
+// collects the values they return: those may be secrets, and every message
+// the engine prints or stores is redacted of them.
+type configEnv struct {
+	dir     string // pipeline file's directory
+	lookup  func(string) (string, bool)
+	strict  bool     // a missing env var without default is an error (run), else a warning (validate)
+	secrets []string // values returned by env() and file()
+	missing []string // env vars that were unset, in validate mode
+}
+
+// evalContext is the HCL evaluation context of a pipeline file: the
+// config-time functions env(name[, default]) and file(path).
+func (c *configEnv) evalContext() *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Functions: map[string]function.Function{
+			"env":  c.envFunc(),
+			"file": c.fileFunc(),
+		},
+	}
+}
+
+// ConfigFunctions documents the config-time HCL functions.
+var ConfigFunctions = []struct{ Signature, Doc, Example string }{
+	{"env(name[, default])", "The environment variable's value; the default when it is unset. An unset variable without a default fails `etl run` (and is a warning in `etl validate`). Values are treated as secrets: redacted from every log line, error and history row.", `token = env("HUBSPOT_TOKEN")`},
+	{"file(path)", "The file's contents, with one trailing newline removed; the path is relative to the pipeline file. Treated as a secret like env().", `password = file("/run/secrets/genius_password")`},
+}
+
+func (c *configEnv) envFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads an environment variable.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 2 {
+				return cty.NilVal, fmt.Errorf("env takes a name and at most one default, got %d arguments", len(args))
+			}
+			name := args[0].AsString()
+			if v, ok := c.lookup(name); ok {
+				c.addSecret(v)
+				return cty.StringVal(v), nil
+			}
+			if len(args) == 2 {
+				return args[1], nil
+			}
+			if c.strict {
+				return cty.NilVal, fmt.Errorf("environment variable %s is not set; set it, or give a default: env(%q, \"…\")", name, name)
+			}
+			c.missing = append(c.missing, name)
+			return cty.StringVal(""), nil
+		},
+	})
+}
+
+func (c *configEnv) fileFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a file.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(c.dir, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				if !c.strict {
+					c.missing = append(c.missing, p)
+					return cty.StringVal(""), nil
+				}
+				return cty.NilVal, fmt.Errorf("read %s: %w", p, err)
+			}
+			s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+			c.addSecret(s)
+			return cty.StringVal(s), nil
+		},
+	})
+}
+
+// addSecret remembers a value to redact. Very short values are not
+// redacted: replacing every "1" in a message would make it unreadable, and a
+// one-character secret protects nothing.
+func (c *configEnv) addSecret(v string) {
+	if len(v) >= 4 {
+		c.secrets = append(c.secrets, v)
+	}
+}
+
+// Redactor replaces secret values with "[redacted]" in text.
+type Redactor struct {
+	r *strings.Replacer
+}
+
+func newRedactor(secrets []string) *Redactor {
+	if len(secrets) == 0 {
+		return &Redactor{}
+	}
+	s := append([]string(nil), secrets...)
+	// Longest first, so a secret containing another is replaced whole.
+	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
+	pairs := make([]string, 0, 2*len(s))
+	for _, v := range s {
+		pairs = append(pairs, v, "[redacted]")
+	}
+	return &Redactor{r: strings.NewReplacer(pairs...)}
+}
+
+// Redact returns s with every secret replaced.
+func (r *Redactor) Redact(s string) string {
+	if r == nil || r.r == nil {
+		return s
+	}
+	return r.r.Replace(s)
+}

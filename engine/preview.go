@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Outcome is what a pipeline's map and checks make of one source record,
+// without any warehouse: the mapped row, or why it was rejected.
+type Outcome struct {
+	Pos      Position
+	Row      map[string]any // column → value as it would land; nil when rejected or skipped
+	Reject   *Reject        // why the record was rejected; nil otherwise
+	Skipped  bool           // before the incremental cursor (RunOptions.Since)
+	Warnings []string       // names of the warn checks it failed
+}
+
+// Preview reads the source and runs map, cursor and checks on each record
+// as Run would, calling fn with each outcome in source order. It opens no
+// warehouse and writes nothing. An abort check that fails ends it with an
+// error, as in a run.
+func (p *Pipeline) Preview(ctx context.Context, opts RunOptions, fn func(Outcome) error) error {
+	var since any
+	if opts.Since != "" {
+		if p.Cursor == nil {
+			return fmt.Errorf("--since needs an incremental block in pipeline %s", p.Name)
+		}
+		s, err := ParseSince(opts.Since, p.Location)
+		if err != nil {
+			return err
+		}
+		since = s
+	}
+	tr := newTransformer(p, since)
+	n := 0
+	err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: opts.Logger}, func(rec Record) error {
+		if opts.Limit > 0 && n >= opts.Limit {
+			return errLimit
+		}
+		n++
+		row := make([]any, len(p.Columns))
+		r, err := tr.apply(&rec, row)
+		if err != nil {
+			return err
+		}
+		o := Outcome{Pos: rec.Pos}
+		switch r.out {
+		case outSkip:
+			o.Skipped = true
+		case outReject:
+			rej := r.reject
+			o.Reject = &rej
+		default:
+			o.Row = make(map[string]any, len(row))
+			for i, c := range p.Columns {
+				o.Row[c.Name] = row[i]
+			}
+			for _, c := range r.warns {
+				o.Warnings = append(o.Warnings, c.Name)
+			}
+		}
+		return fn(o)
+	})
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,472 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// RunOptions are the knobs of one run (the `etl run` flags).
+type RunOptions struct {
+	DryRun      bool   // read, map and check, but write nothing and open no warehouse
+	Limit       int    // stop after this many source records; 0: no limit
+	BatchSize   int    // overrides the pipeline's batch_size when > 0
+	Since       string // overrides the saved cursor: a date, timestamp, number or string
+	FullRefresh bool   // ignore the saved cursor and read everything
+	// WarehouseURL overrides the sink's url and ETL_WAREHOUSE_URL.
+	WarehouseURL string
+	Logger       *slog.Logger
+	// Progress, when set, is called after each batch from the run's goroutine.
+	Progress func(Progress)
+	// Getenv reads ETL_WAREHOUSE_URL; os.Getenv by default.
+	Getenv func(string) string
+}
+
+// Progress is a run's state after a batch.
+type Progress struct {
+	Tally   Tally
+	Batches int
+	Elapsed time.Duration
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	RunID    int64
+	Pipeline string
+	Status   Status
+	Tally    Tally
+	Valid    int64 // dry run: rows that would have been loaded
+	Started  time.Time
+	Finished time.Time
+	Target   string // where the data went: warehouse and table
+	Cursor   *Cursor
+	Err      error // why the run failed; nil unless Status is failed
+}
+
+// Duration is how long the run took.
+func (r *Result) Duration() time.Duration { return r.Finished.Sub(r.Started) }
+
+// DefaultWarehouseURL is where data lands when neither the sink nor
+// ETL_WAREHOUSE_URL names a warehouse: an SQLite file in the working directory.
+const DefaultWarehouseURL = "sqlite://etl.db"
+
+// WarehouseURL resolves where a pipeline's data lands: the sink's url, else
+// ETL_WAREHOUSE_URL, else DefaultWarehouseURL.
+func (p *Pipeline) WarehouseURL(getenv func(string) string) string {
+	if p.Sink.URL != "" {
+		return p.Sink.URL
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if u := getenv("ETL_WAREHOUSE_URL"); u != "" {
+		return u
+	}
+	return DefaultWarehouseURL
+}
+
+// OpenWarehouse opens the warehouse at rawURL with the driver its scheme
+// names; a bare path is an SQLite file. kind is the sink block's label:
+// "warehouse" accepts any driver, a driver name insists on that driver.
+func (r *Registry) OpenWarehouse(ctx context.Context, kind, rawURL string) (Warehouse, error) {
+	scheme := "sqlite"
+	if i := strings.Index(rawURL, ":"); i > 0 && !strings.ContainsAny(rawURL[:i], `/\.`) {
+		scheme = strings.ToLower(rawURL[:i])
+	}
+	d, ok := r.sinks[scheme]
+	if !ok {
+		return nil, fmt.Errorf("open warehouse: no sink serves %q URLs (known: %s)", scheme, strings.Join(sortedKeys(r.sinks), ", "))
+	}
+	if kind != "" && kind != "warehouse" && kind != d.Name {
+		return nil, fmt.Errorf("open warehouse: the sink is %q but the URL is a %s URL", kind, d.Name)
+	}
+	if scheme == "sqlite" && !strings.HasPrefix(rawURL, "sqlite:") {
+		rawURL = "sqlite:" + rawURL
+	}
+	w, err := d.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// errLimit stops a source once --limit records were read.
+var errLimit = errors.New("limit reached")
+
+// Run streams the source through map and checks into the sink, recording
+// the run in the sync history. It returns the result and, when the run
+// failed, the error (also in Result.Err). Secrets never appear in either.
+func (p *Pipeline) Run(ctx context.Context, reg *Registry, opts RunOptions) (*Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	res := &Result{Pipeline: p.Name, Started: time.Now(), Status: StatusFailed}
+	err := p.run(ctx, reg, opts, log, res)
+	res.Finished = time.Now()
+	if err != nil {
+		res.Status = StatusFailed
+		res.Err = errors.New(p.Redact(err.Error()))
+		return res, res.Err
+	}
+	return res, nil
+}
+
+func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log *slog.Logger, res *Result) (err error) {
+	table := p.Sink.Table
+	var wh Warehouse
+	if !opts.DryRun {
+		u := p.WarehouseURL(opts.Getenv)
+		if opts.WarehouseURL != "" {
+			u = opts.WarehouseURL
+		}
+		wh, err = reg.OpenWarehouse(ctx, p.Sink.Kind, u)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		res.Target = wh.Describe() + " table " + table.QualifiedName()
+		if err := wh.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate warehouse: %w", err)
+		}
+		var unlock func() error
+		unlock, err = wh.Lock(ctx, p.Name)
+		if errors.Is(err, ErrLocked) {
+			return fmt.Errorf("pipeline %s is already running (another etl run holds its lock); wait for it to finish", p.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("lock pipeline %s: %w", p.Name, err)
+		}
+		defer unlock()
+		res.RunID, err = wh.StartRun(ctx, Run{
+			Pipeline: p.Name, System: p.System, Entity: p.Entity,
+			Endpoint: p.describeSource(), Started: res.Started,
+			Status: StatusRunning, Config: p.Config,
+		})
+		if err != nil {
+			return fmt.Errorf("record run start: %w", err)
+		}
+		// Whatever happens below, the run's row is finished.
+		defer func() {
+			fin := Run{ID: res.RunID, Finished: time.Now(), Status: res.Status, Tally: res.Tally, Metrics: map[string]any{
+				"duration_ms":        time.Since(res.Started).Milliseconds(),
+				"records_per_second": rate(res.Tally.Processed, time.Since(res.Started)),
+				"batch_size":         p.batchSize(opts),
+			}}
+			if res.Cursor != nil {
+				fin.Metrics["cursor"] = res.Cursor.String()
+			}
+			if err != nil {
+				fin.Status = StatusFailed
+				fin.Error = p.Redact(err.Error())
+			}
+			if ferr := wh.FinishRun(context.WithoutCancel(ctx), fin); ferr != nil && err == nil {
+				err = fmt.Errorf("record run end: %w", ferr)
+			}
+		}()
+		table.RunID = res.RunID
+	} else {
+		res.Target = "nowhere (dry run)"
+	}
+
+	since, err := p.startCursor(ctx, wh, opts)
+	if err != nil {
+		return err
+	}
+	if since != nil {
+		log.Info("incremental run", "pipeline", p.Name, "since", Cursor{Value: since}.String())
+	}
+
+	if wh != nil {
+		if err := wh.Prepare(ctx, table); err != nil {
+			return fmt.Errorf("prepare table %s: %w", table.QualifiedName(), err)
+		}
+		defer func() {
+			ok := err == nil
+			if ferr := wh.Finish(context.WithoutCancel(ctx), table, ok); ferr != nil && err == nil {
+				err = fmt.Errorf("finish table %s: %w", table.QualifiedName(), ferr)
+			}
+		}()
+	}
+	return p.stream(ctx, wh, table, since, opts, log, res)
+}
+
+func (p *Pipeline) batchSize(opts RunOptions) int {
+	if opts.BatchSize > 0 {
+		return opts.BatchSize
+	}
+	return p.BatchSize
+}
+
+func (p *Pipeline) describeSource() string {
+	if d, ok := p.Source.(Describer); ok {
+		return p.Redact(d.Describe())
+	}
+	return p.SourceKind
+}
+
+// startCursor is the run's lower bound: --since, else the saved cursor
+// (unless --full-refresh), else nil.
+func (p *Pipeline) startCursor(ctx context.Context, wh Warehouse, opts RunOptions) (any, error) {
+	if p.Cursor == nil {
+		if opts.Since != "" {
+			return nil, fmt.Errorf("--since needs an incremental block in pipeline %s", p.Name)
+		}
+		return nil, nil
+	}
+	if opts.Since != "" {
+		return ParseSince(opts.Since, p.Location)
+	}
+	if opts.FullRefresh || wh == nil {
+		return nil, nil
+	}
+	c, err := wh.State(ctx, p.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read saved cursor: %w", err)
+	}
+	if c == nil {
+		return nil, nil
+	}
+	return c.Value, nil
+}
+
+// ParseSince reads a --since value: a date or timestamp (naive ones in loc),
+// else an integer, else the string itself.
+func ParseSince(s string, loc *time.Location) (any, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		l := loc
+		if layout == time.RFC3339Nano {
+			l = time.UTC
+		}
+		if t, err := time.ParseInLocation(layout, s, l); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err == nil && fmt.Sprint(n) == s {
+		return n, nil
+	}
+	return s, nil
+}
+
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// sourceBatch is a slice of records on their way from the source.
+type sourceBatch struct {
+	records []Record
+}
+
+// stream runs the three stages — read, transform, write — as goroutines
+// joined by channels, so reading the next batch overlaps mapping and loading
+// the last one.
+func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since any, opts RunOptions, log *slog.Logger, res *Result) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	size := p.batchSize(opts)
+	ordered := false
+	if o, ok := p.Source.(CursorOrdered); ok {
+		ordered = o.CursorOrdered()
+	}
+
+	// Stage 1: read.
+	raw := make(chan sourceBatch, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(raw)
+		var cur []Record
+		n := 0
+		err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: log}, func(r Record) error {
+			if opts.Limit > 0 && n >= opts.Limit {
+				return errLimit
+			}
+			n++
+			if cur == nil {
+				cur = make([]Record, 0, size)
+			}
+			cur = append(cur, r)
+			if len(cur) == size {
+				select {
+				case raw <- sourceBatch{records: cur}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				cur = nil
+			}
+			return nil
+		})
+		if errors.Is(err, errLimit) {
+			err = nil
+		}
+		if err == nil && len(cur) > 0 {
+			select {
+			case raw <- sourceBatch{records: cur}:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("source %s: %w", p.SourceKind, err)
+		}
+		readErr <- err
+	}()
+
+	// Stage 2: transform.
+	type work struct {
+		batch Batch
+		tally Tally
+		max   any // largest cursor in this batch and before
+	}
+	out := make(chan work, 1)
+	transErr := make(chan error, 1)
+	go func() {
+		defer close(out)
+		tr := newTransformer(p, since)
+		ncols := len(p.Columns)
+		var max any
+		warnLogged := 0
+		for sb := range raw {
+			w := work{batch: Batch{RunID: res.RunID, Pipeline: p.Name}}
+			vals := make([]any, len(sb.records)*ncols)
+			for i := range sb.records {
+				rec := &sb.records[i]
+				row := vals[i*ncols : (i+1)*ncols : (i+1)*ncols]
+				r, err := tr.apply(rec, row)
+				if err != nil {
+					transErr <- err
+					cancel()
+					return
+				}
+				if r.cursor != nil {
+					if max == nil {
+						max = r.cursor
+					} else if c, err := compareCursor(r.cursor, max); err == nil && c > 0 {
+						max = r.cursor
+					}
+				}
+				switch r.out {
+				case outSkip:
+					w.tally.Skipped++
+					continue
+				case outReject:
+					w.tally.Processed++
+					w.tally.Rejected++
+					w.batch.Rejects = append(w.batch.Rejects, r.reject)
+					continue
+				}
+				w.tally.Processed++
+				if len(r.warns) > 0 {
+					w.tally.Warned++
+					if warnLogged < 20 {
+						warnLogged++
+						for _, c := range r.warns {
+							log.Warn("check failed", "check", c.Name, "message", c.Message, "at", rec.Pos.String())
+						}
+					}
+				}
+				w.batch.Rows = append(w.batch.Rows, row)
+				w.batch.Origins = append(w.batch.Origins, rec)
+			}
+			w.max = max
+			select {
+			case out <- w:
+			case <-ctx.Done():
+				transErr <- nil
+				return
+			}
+		}
+		transErr <- nil
+	}()
+
+	// Stage 3: write, here.
+	var writeErr error
+	var best any = since
+	batches := 0
+	for w := range out {
+		if writeErr != nil {
+			continue // drain
+		}
+		if w.max != nil && ordered && newer(w.max, best) {
+			best = w.max
+			w.batch.State = &Cursor{Value: best}
+		}
+		var c Counts
+		if wh != nil {
+			if len(w.batch.Rows) > 0 || len(w.batch.Rejects) > 0 || w.batch.State != nil {
+				c, writeErr = wh.Write(ctx, table, w.batch)
+				if writeErr != nil {
+					writeErr = fmt.Errorf("sink %s: %w", table.QualifiedName(), writeErr)
+					cancel()
+					continue
+				}
+			}
+		} else {
+			res.Valid += int64(len(w.batch.Rows))
+		}
+		if w.batch.State != nil {
+			res.Cursor = w.batch.State
+		}
+		if !ordered && w.max != nil {
+			best = w.max
+		}
+		batches++
+		t := &res.Tally
+		t.Processed += w.tally.Processed
+		t.Rejected += w.tally.Rejected
+		t.Skipped += w.tally.Skipped
+		t.Warned += w.tally.Warned
+		t.Created += int64(c.Created)
+		t.Updated += int64(c.Updated)
+		t.Unchanged += int64(c.Unchanged)
+		t.Failed += int64(c.Failed)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Tally: *t, Batches: batches, Elapsed: time.Since(res.Started)})
+		}
+	}
+	rerr := <-readErr
+	terr := <-transErr
+	switch {
+	case terr != nil:
+		return terr
+	case writeErr != nil:
+		return writeErr
+	case rerr != nil:
+		if ctx.Err() != nil && errors.Is(rerr, context.Canceled) {
+			return fmt.Errorf("interrupted: %w", rerr)
+		}
+		return rerr
+	}
+
+	// The whole source was read and landed. An unordered source's cursor is
+	// saved only now, so an interrupted run never skips a record.
+	if !ordered && wh != nil && best != nil && newer(best, since) && opts.Limit == 0 {
+		st := &Cursor{Value: best}
+		if _, err := wh.Write(ctx, table, Batch{RunID: res.RunID, Pipeline: p.Name, State: st}); err != nil {
+			return fmt.Errorf("save cursor: %w", err)
+		}
+		res.Cursor = st
+	}
+	res.Status = StatusSuccess
+	if res.Tally.Rejected+res.Tally.Failed > 0 {
+		res.Status = StatusPartial
+	}
+	return nil
+}
+
+// newer reports whether cursor a is after b (b nil: always).
+func newer(a, b any) bool {
+	if b == nil {
+		return true
+	}
+	c, err := compareCursor(a, b)
+	return err == nil && c > 0
+}

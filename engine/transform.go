@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// transformer runs a pipeline's map, cursor and checks over records. It
+// owns one VM and one environment, reused for every record: it is not safe
+// for concurrent use; make one per goroutine.
+type transformer struct {
+	p     *Pipeline
+	vm    vm.VM
+	env   map[string]any // record, each column, row
+	row   map[string]any // the columns, as `row`
+	since any            // records whose cursor is below it are skipped
+}
+
+func newTransformer(p *Pipeline, since any) *transformer {
+	t := &transformer{
+		p:     p,
+		env:   make(map[string]any, len(p.Columns)+2),
+		row:   make(map[string]any, len(p.Columns)),
+		since: since,
+	}
+	t.env["row"] = t.row
+	return t
+}
+
+// outcome is what became of one record.
+type outcome int
+
+const (
+	outLoad   outcome = iota // the row is to be loaded
+	outReject                // the record is rejected (reject holds why)
+	outSkip                  // the record is before the incremental cursor
+)
+
+// result of one record; warns lists the warn checks it failed.
+type recordResult struct {
+	out    outcome
+	cursor any
+	reject Reject
+	warns  []*Check
+}
+
+// apply maps rec into row (len(row) == len(p.Columns)) and checks it.
+// A non-nil error aborts the run (an abort check failed).
+func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
+	if rec.Err != nil {
+		return t.rejectRec(rec, "source", rec.Err.Error()), nil
+	}
+	t.env["record"] = rec.Fields
+	for i, col := range t.p.Columns {
+		out, err := t.vm.Run(col.Expr.program, t.env)
+		if err != nil {
+			return t.rejectRec(rec, "map "+col.Name, exprMessage(err)), nil
+		}
+		v, err := convert(out, col.Type)
+		if err != nil {
+			return t.rejectRec(rec, "map "+col.Name, fmt.Sprintf("column %s (%s): %v", col.Name, col.Type, err)), nil
+		}
+		row[i] = v
+		if checkSeesRaw(col.Type) {
+			v = out
+		}
+		t.env[col.Name] = v
+		t.row[col.Name] = v
+	}
+	var res recordResult
+	if t.p.Cursor != nil {
+		out, err := t.vm.Run(t.p.Cursor.program, t.env)
+		if err != nil {
+			return t.rejectRec(rec, "incremental cursor", exprMessage(err)), nil
+		}
+		cur, err := normalizeCursor(out)
+		if err != nil {
+			return t.rejectRec(rec, "incremental cursor", err.Error()), nil
+		}
+		if cur != nil && t.since != nil {
+			c, err := compareCursor(cur, t.since)
+			if err != nil {
+				return t.rejectRec(rec, "incremental cursor", err.Error()), nil
+			}
+			if c < 0 {
+				return recordResult{out: outSkip}, nil
+			}
+		}
+		res.cursor = cur
+	}
+	for _, chk := range t.p.Checks {
+		out, err := t.vm.Run(chk.Expr.program, t.env)
+		if err != nil {
+			return t.rejectRec(rec, "validate "+chk.Name, exprMessage(err)), nil
+		}
+		if ok, _ := out.(bool); ok {
+			continue
+		}
+		switch chk.OnFail {
+		case OnFailWarn:
+			res.warns = append(res.warns, chk)
+		case OnFailAbort:
+			return res, fmt.Errorf("validate %s: %s (%s)", chk.Name, chk.Message, rec.Pos)
+		default:
+			r := t.rejectRec(rec, "validate "+chk.Name, chk.Message)
+			r.cursor = res.cursor
+			return r, nil
+		}
+	}
+	res.out = outLoad
+	return res, nil
+}
+
+func (t *transformer) rejectRec(rec *Record, check, reason string) recordResult {
+	return recordResult{out: outReject, reject: Reject{
+		Pos:    rec.Pos,
+		Record: t.p.Redact(rec.RawText()),
+		Check:  check,
+		Reason: t.p.Redact(reason),
+	}}
+}
+
+// exprMessage is an expr run-time error's message without expr's source
+// snippet: the function's own message when a library function failed.
+func exprMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
