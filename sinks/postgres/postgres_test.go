@@ -1,0 +1,630 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/engine/warehousetest"
+	"github.com/etl-dev/etl/internal/pgtest"
+)
+
+// urls remembers which database URL each test warehouse was opened on, so
+// the read-back hooks can query it.
+var urls sync.Map // engine.Warehouse → string
+
+// openURL opens a warehouse on u, closed when the test ends.
+func openURL(t *testing.T, u string) *Warehouse {
+	t.Helper()
+	w, err := Open(context.Background(), u)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, w.Close()) })
+	urls.Store(w, u)
+	return w.(*Warehouse)
+}
+
+// openMigrated opens a migrated warehouse in a fresh schema.
+func openMigrated(t *testing.T) *Warehouse {
+	t.Helper()
+	w := openURL(t, pgtest.URL(t))
+	require.NoError(t, w.Migrate(context.Background()))
+	return w
+}
+
+// connect opens a plain connection to the database w was opened on.
+func connect(t *testing.T, w engine.Warehouse) *pgx.Conn {
+	t.Helper()
+	u, ok := urls.Load(w)
+	require.True(t, ok, "warehouse opened outside openURL")
+	c, err := pgx.Connect(context.Background(), u.(string))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// readRows returns tb's rows ordered by its key (else by every column),
+// numeric and jsonb as text.
+func readRows(t *testing.T, w engine.Warehouse, tb engine.Table) [][]any {
+	t.Helper()
+	var sel, order []string
+	for i, c := range tb.Columns {
+		q := pgx.Identifier{c.Name}.Sanitize()
+		if c.Type == engine.TypeDecimal || c.Type == engine.TypeJSON {
+			q += "::text"
+		}
+		sel = append(sel, q)
+		order = append(order, fmt.Sprint(i+1))
+	}
+	if len(tb.Key) > 0 {
+		order = order[:0]
+		for _, k := range tb.Key {
+			order = append(order, pgx.Identifier{k}.Sanitize())
+		}
+	}
+	rows, err := connect(t, w).Query(context.Background(),
+		"SELECT "+strings.Join(sel, ", ")+" FROM "+ident(tb, tb.Name).Sanitize()+" ORDER BY "+strings.Join(order, ", "))
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+	require.NoError(t, err)
+	return out
+}
+
+func readRejects(t *testing.T, w engine.Warehouse, runID int64) []engine.Reject {
+	t.Helper()
+	rows, err := connect(t, w).Query(context.Background(),
+		`SELECT file, line, page, source_key, check_name, reason, record FROM etl_rejects WHERE run_id = $1 ORDER BY id`, runID)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (engine.Reject, error) {
+		var j engine.Reject
+		err := r.Scan(&j.Pos.File, &j.Pos.Line, &j.Pos.Page, &j.Pos.Key, &j.Check, &j.Reason, &j.Record)
+		return j, err
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// schemaFor returns a schema name of prefix and the test's own, dropped when
+// the test ends: pgtest isolates a test's search_path schema, but a
+// schema-qualified table lands outside it, on the shared server.
+func schemaFor(t *testing.T, w engine.Warehouse, prefix string) string {
+	t.Helper()
+	name := fmt.Sprint(prefix, "_", time.Now().UnixNano())
+	u, _ := urls.Load(w)
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), u.(string))
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+	})
+	return name
+}
+
+func TestWarehouseConformanceIntegration(t *testing.T) {
+	warehousetest.Run(t, warehousetest.Harness{
+		Open:     func(t *testing.T) engine.Warehouse { return openURL(t, pgtest.URL(t)) },
+		Rows:     readRows,
+		Rejects:  readRejects,
+		Schema:   func(t *testing.T, w engine.Warehouse) string { return schemaFor(t, w, "crm") },
+		Parallel: true,
+	})
+}
+
+func TestRegister(t *testing.T) {
+	r := engine.NewRegistry()
+	Register(r)
+	assert.Equal(t, []string{"postgres"}, r.SinkNames())
+}
+
+// startLoad prepares tb and starts a run loading it.
+func startLoad(t *testing.T, w *Warehouse, tb engine.Table) engine.Table {
+	t.Helper()
+	ctx := context.Background()
+	id, err := w.StartRun(ctx, engine.Run{Pipeline: "p", System: "s", Entity: "e", Started: time.Now()})
+	require.NoError(t, err)
+	tb.RunID = id
+	require.NoError(t, w.Prepare(ctx, tb))
+	return tb
+}
+
+// origins builds a batch whose rows come from lines 1…n of in.csv.
+func origins(tb engine.Table, rows ...[]any) engine.Batch {
+	b := engine.Batch{RunID: tb.RunID, Pipeline: "p", Rows: rows}
+	for i := range rows {
+		b.Origins = append(b.Origins, &engine.Record{Pos: engine.Position{File: "in.csv", Line: i + 1}, Raw: fmt.Sprintf("raw %d %v", i+1, rows[i])})
+	}
+	return b
+}
+
+func TestRowByRowFallbackIntegration(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		setup      string // run before Prepare; %s is the table
+		mode       engine.Mode
+		rows       [][]any
+		want       engine.Counts
+		wantRows   [][]any
+		wantReason []string // per failed row, a substring of the reason
+		wantLines  []int
+	}{
+		{
+			name:       "NUL byte in text, upsert",
+			mode:       engine.ModeUpsert,
+			rows:       [][]any{{int64(1), "ok"}, {int64(2), "a\x00b"}, {int64(3), "fine"}},
+			want:       engine.Counts{Created: 2, Failed: 1},
+			wantRows:   [][]any{{int64(1), "ok"}, {int64(3), "fine"}},
+			wantReason: []string{"0x00"},
+			wantLines:  []int{2},
+		},
+		{
+			name:       "NUL byte in text, append",
+			mode:       engine.ModeAppend,
+			rows:       [][]any{{int64(1), "a\x00"}, {int64(2), "ok"}},
+			want:       engine.Counts{Created: 1, Failed: 1},
+			wantRows:   [][]any{{int64(2), "ok"}},
+			wantReason: []string{"0x00"},
+			wantLines:  []int{1},
+		},
+		{
+			name:       "NUL byte in text, replace",
+			mode:       engine.ModeReplace,
+			rows:       [][]any{{int64(1), "ok"}, {int64(2), "\x00"}},
+			want:       engine.Counts{Created: 1, Failed: 1},
+			wantRows:   [][]any{{int64(1), "ok"}},
+			wantReason: []string{"0x00"},
+			wantLines:  []int{2},
+		},
+		{
+			name:       "value out of range for an existing int4 column, upsert",
+			setup:      `CREATE TABLE %s (id integer PRIMARY KEY, v text)`,
+			mode:       engine.ModeUpsert,
+			rows:       [][]any{{int64(1), "ok"}, {int64(1) << 40, "too big"}, {int64(3), "ok"}},
+			want:       engine.Counts{Created: 2, Failed: 1},
+			wantRows:   [][]any{{int32(1), "ok"}, {int32(3), "ok"}},
+			wantReason: []string{"out of range"},
+			wantLines:  []int{2},
+		},
+		{
+			name:       "value out of range for an existing int4 column, append",
+			setup:      `CREATE TABLE %s (id integer, v text)`,
+			mode:       engine.ModeAppend,
+			rows:       [][]any{{int64(1) << 40, "too big"}, {int64(2), "ok"}},
+			want:       engine.Counts{Created: 1, Failed: 1},
+			wantRows:   [][]any{{int32(2), "ok"}},
+			wantReason: []string{"out of range"},
+			wantLines:  []int{1},
+		},
+		{
+			name:       "check constraint and NULL key",
+			setup:      `CREATE TABLE %s (id bigint PRIMARY KEY, v text CHECK (v <> 'bad'))`,
+			mode:       engine.ModeUpsert,
+			rows:       [][]any{{int64(1), "bad"}, {nil, "no key"}, {int64(2), "good"}},
+			want:       engine.Counts{Created: 1, Failed: 2},
+			wantRows:   [][]any{{int64(2), "good"}},
+			wantReason: []string{"check constraint", "not-null"},
+			wantLines:  []int{1, 2},
+		},
+		{
+			name:       "duplicate keys apply in order",
+			mode:       engine.ModeUpsert,
+			rows:       [][]any{{int64(1), "first"}, {int64(1), "second"}, {int64(1), "second"}, {int64(2), "\x00"}},
+			want:       engine.Counts{Created: 1, Updated: 1, Unchanged: 1, Failed: 1},
+			wantRows:   [][]any{{int64(1), "second"}},
+			wantReason: []string{"0x00"},
+			wantLines:  []int{4},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := openMigrated(t)
+			tb := engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}, Mode: tt.mode}
+			if tt.mode != engine.ModeAppend {
+				tb.Key = []string{"id"}
+			}
+			if tt.setup != "" {
+				_, err := connect(t, w).Exec(ctx, fmt.Sprintf(tt.setup, "things"))
+				require.NoError(t, err)
+			}
+			tb = startLoad(t, w, tb)
+			b := origins(tb, tt.rows...)
+			b.State = &engine.Cursor{Value: int64(7)}
+			b.Rejects = []engine.Reject{{Check: "validate x", Reason: "engine reject", Record: "r"}}
+
+			counts, err := w.Write(ctx, tb, b)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, counts)
+			require.NoError(t, w.Finish(ctx, tb, true))
+			assert.Equal(t, tt.wantRows, readRows(t, w, tb))
+
+			rejects := readRejects(t, w, tb.RunID)
+			require.Len(t, rejects, 1+len(tt.wantReason))
+			assert.Equal(t, "engine reject", rejects[0].Reason, "the engine's rejects land too")
+			for i, r := range rejects[1:] {
+				assert.Equal(t, "database", r.Check)
+				assert.Contains(t, r.Reason, tt.wantReason[i])
+				assert.Equal(t, engine.Position{File: "in.csv", Line: tt.wantLines[i]}, r.Pos)
+				assert.Equal(t, cleanText(b.Origins[tt.wantLines[i]-1].RawText()), r.Record)
+				assert.NotContains(t, r.Record, "\x00")
+			}
+
+			st, err := w.State(ctx, "p")
+			require.NoError(t, err)
+			require.NotNil(t, st, "the state lands with a batch that needed the fallback")
+			assert.Equal(t, int64(7), st.Value)
+		})
+	}
+}
+
+func TestWriteErrorsAreNotRetriedRowByRowIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+
+	t.Run("a table that went away", func(t *testing.T) {
+		gone := tb
+		gone.Name = "never_prepared"
+		b := origins(gone, []any{int64(1)}, []any{int64(2)})
+		b.State = &engine.Cursor{Value: "x"}
+		_, err := w.Write(ctx, gone, b)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "sink postgres: write 2 rows to never_prepared: ")
+		st, err := w.State(ctx, "p")
+		require.NoError(t, err)
+		assert.Nil(t, st, "nothing of the batch is committed")
+		assert.Empty(t, readRejects(t, w, tb.RunID))
+	})
+}
+
+func TestConnectionErrorIsReturnedIntegration(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	app := fmt.Sprint("etl_kill_me_", time.Now().UnixNano())
+	w := openURL(t, u+"&application_name="+app)
+	require.NoError(t, w.Migrate(ctx))
+	tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+	_, err := w.Write(ctx, tb, origins(tb, []any{int64(1)}))
+	require.NoError(t, err)
+
+	c, err := pgx.Connect(ctx, u)
+	require.NoError(t, err)
+	defer c.Close(ctx)
+	var killed int
+	require.NoError(t, c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed))
+	require.Positive(t, killed)
+	time.Sleep(100 * time.Millisecond)
+
+	rows := [][]any{{int64(2)}, {int64(3)}}
+	_, err = w.Write(ctx, tb, origins(tb, rows...))
+	require.Error(t, err, "a dead connection fails the write")
+	assert.Contains(t, err.Error(), "sink postgres: write 2 rows to things: ")
+	assert.Empty(t, readRejects(t, w, tb.RunID), "and is not turned into rejects")
+
+	counts, err := w.Write(ctx, tb, origins(tb, rows...))
+	require.NoError(t, err, "the next write gets a fresh connection")
+	assert.Equal(t, engine.Counts{Created: 2}, counts)
+}
+
+func TestDecimalAndJSONAreExactIntegration(t *testing.T) {
+	ctx := context.Background()
+	decimals := []string{
+		"12345678901234567890.123456789",
+		"-0.000000000000000000000000000001",
+		"99999999999999999999999999999999999999.99",
+		"-12.50",
+		"0",
+	}
+	docs := []string{
+		`[1, "a", {"b": null}]`,
+		`{"big": 12345678901234567890.123456789, "s": "ü\"\\"}`,
+		`"text"`,
+		`null`,
+		`[]`,
+	}
+	for _, mode := range []engine.Mode{engine.ModeUpsert, engine.ModeAppend, engine.ModeReplace} {
+		t.Run(string(mode), func(t *testing.T) {
+			w := openMigrated(t)
+			tb := engine.Table{Name: "money", Columns: []engine.Column{
+				{Name: "id", Type: engine.TypeInteger}, {Name: "amount", Type: engine.TypeDecimal}, {Name: "doc", Type: engine.TypeJSON},
+			}, Key: []string{"id"}, Mode: mode}
+			tb = startLoad(t, w, tb)
+			var rows [][]any
+			for i := range decimals {
+				rows = append(rows, []any{int64(i), decimals[i], docs[i]})
+			}
+			rows = append(rows, []any{int64(100), "12abc", `[]`}, []any{int64(101), "1", `{bad`})
+			counts, err := w.Write(ctx, tb, origins(tb, rows...))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: len(decimals), Failed: 2}, counts, "an invalid decimal or JSON text is a refused row")
+			require.NoError(t, w.Finish(ctx, tb, true))
+
+			var types []string
+			require.NoError(t, connect(t, w).QueryRow(ctx, `SELECT array_agg(format_type(atttypid, atttypmod) ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'money'::regclass AND attnum > 0`).Scan(&types))
+			assert.Equal(t, []string{"bigint", "numeric", "jsonb"}, types)
+
+			got := readRows(t, w, tb)
+			require.Len(t, got, len(decimals))
+			for i, row := range got {
+				assert.Equal(t, decimals[i], row[1], "numeric keeps the exact text")
+				var same bool
+				require.NoError(t, connect(t, w).QueryRow(ctx, `SELECT $1::jsonb = $2::text::jsonb`, row[2], docs[i]).Scan(&same))
+				assert.True(t, same, "jsonb %s vs %s", row[2], docs[i])
+			}
+		})
+	}
+}
+
+func TestHostileSchemaNameIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	c := connect(t, w)
+	_, err := c.Exec(ctx, `CREATE TABLE victim (id int)`)
+	require.NoError(t, err)
+	tb := engine.Table{
+		Schema: schemaFor(t, w, `s"; DROP TABLE victim; --`), Name: `t'; DROP TABLE victim; --`,
+		Columns: []engine.Column{{Name: `k") ; DROP TABLE victim; --`, Type: engine.TypeText}, {Name: "v", Type: engine.TypeJSON}},
+		Key:     []string{`k") ; DROP TABLE victim; --`}, Mode: engine.ModeReplace,
+	}
+	tb = startLoad(t, w, tb)
+	counts, err := w.Write(ctx, tb, origins(tb, []any{"a", `{}`}))
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{Created: 1}, counts)
+	require.NoError(t, w.Finish(ctx, tb, true))
+	tb.Mode = engine.ModeUpsert
+	tb = startLoad(t, w, tb)
+	counts, err = w.Write(ctx, tb, origins(tb, []any{"a", `{}`}, []any{"b", `1`}))
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{Created: 1, Unchanged: 1}, counts)
+
+	var victim *string
+	require.NoError(t, c.QueryRow(ctx, `SELECT to_regclass('victim')::text`).Scan(&victim))
+	assert.NotNil(t, victim, "victim survives")
+	assert.Len(t, readRows(t, w, tb), 2)
+}
+
+func TestReplaceIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	c := connect(t, w)
+	shadows := func() []string {
+		rows, err := c.Query(ctx, `SELECT relname::text FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND relname LIKE '%\_\_etl\_new\_%' ORDER BY 1`)
+		require.NoError(t, err)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return names
+	}
+	t.Run("a failed first load leaves no table", func(t *testing.T) {
+		tb := startLoad(t, w, engine.Table{Name: "never", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Mode: engine.ModeReplace})
+		_, err := w.Write(ctx, tb, origins(tb, []any{int64(1)}))
+		require.NoError(t, err)
+		require.NoError(t, w.Finish(ctx, tb, false))
+		var exists bool
+		require.NoError(t, c.QueryRow(ctx, `SELECT to_regclass('never') IS NOT NULL`).Scan(&exists))
+		assert.False(t, exists)
+		assert.Empty(t, shadows())
+	})
+
+	long := strings.Repeat("ä", 31) // 62 bytes: the new table's name must be cut to fit 63
+	for _, name := range []string{"users", long} {
+		t.Run(fmt.Sprint(len(name), " bytes"), func(t *testing.T) {
+			tb := engine.Table{Name: name, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeReplace}
+			first := startLoad(t, w, tb)
+			_, err := w.Write(ctx, first, origins(first, []any{int64(1)}))
+			require.NoError(t, err)
+			require.NoError(t, w.Finish(ctx, first, true))
+			_, err = c.Exec(ctx, "CREATE INDEX ON "+pgx.Identifier{name}.Sanitize()+" (id DESC)")
+			require.NoError(t, err)
+
+			second := startLoad(t, w, tb)
+			assert.Len(t, shadows(), 1, "Prepare made the new table")
+			_, err = w.Write(ctx, second, origins(second, []any{int64(2)}))
+			require.NoError(t, err)
+			require.NoError(t, w.Finish(ctx, second, true))
+			assert.Empty(t, shadows(), "the new table was renamed")
+			assert.Equal(t, [][]any{{int64(2)}}, readRows(t, w, tb))
+			var indexes int
+			require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM pg_index WHERE indrelid = to_regclass($1)`, pgx.Identifier{name}.Sanitize()).Scan(&indexes))
+			assert.Equal(t, 2, indexes, "the swapped-in table keeps the target's primary key and indexes")
+
+			failed := startLoad(t, w, tb)
+			_, err = w.Write(ctx, failed, origins(failed, []any{int64(3)}))
+			require.NoError(t, err)
+			require.NoError(t, w.Finish(ctx, failed, false))
+			assert.Empty(t, shadows(), "a failed load drops the new table")
+			assert.Equal(t, [][]any{{int64(2)}}, readRows(t, w, tb))
+		})
+	}
+}
+
+func TestPrepareExistingTableIntegration(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		setup   string
+		wantErr string
+	}{
+		{"primary key", `CREATE TABLE t (id bigint, b text, extra text DEFAULT 'x', PRIMARY KEY (id, b))`, ""},
+		{"unique index in another column order", `CREATE TABLE t (b text, id bigint, UNIQUE (id, b))`, ""},
+		{"no unique index", `CREATE TABLE t (id bigint, b text)`, "no unique index on the key (b, id)"},
+		{"partial unique index", `CREATE TABLE t (id bigint, b text); CREATE UNIQUE INDEX ON t (b, id) WHERE id > 0`, "no unique index"},
+		{"unique index on more columns", `CREATE TABLE t (id bigint, b text, c text, UNIQUE (id, b, c))`, "no unique index"},
+		{"unique index on fewer columns", `CREATE TABLE t (id bigint UNIQUE, b text)`, "no unique index"},
+		{"deferrable unique constraint", `CREATE TABLE t (id bigint, b text, UNIQUE (id, b) DEFERRABLE)`, "no unique index"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := openMigrated(t)
+			_, err := connect(t, w).Exec(ctx, tt.setup)
+			require.NoError(t, err)
+			tb := engine.Table{Name: "t", Columns: []engine.Column{{Name: "b", Type: engine.TypeText}, {Name: "id", Type: engine.TypeInteger}, {Name: "new", Type: engine.TypeDate}}, Key: []string{"b", "id"}, Mode: engine.ModeUpsert, RunID: 1}
+			err = w.Prepare(ctx, tb)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "sink postgres: prepare t: ")
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			counts, err := w.Write(ctx, tb, origins(tb, []any{"x", int64(1), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: 1}, counts)
+		})
+	}
+}
+
+func TestPrepareRefusesBadTables(t *testing.T) {
+	w := &Warehouse{} // checked before touching the database
+	cols := []engine.Column{{Name: "id", Type: engine.TypeInteger}}
+	tests := []struct {
+		name    string
+		table   engine.Table
+		wantErr string
+	}{
+		{"no name", engine.Table{Columns: cols, Mode: engine.ModeAppend}, "table has no name"},
+		{"no columns", engine.Table{Name: "t", Mode: engine.ModeAppend}, "no columns"},
+		{"upsert without key", engine.Table{Name: "t", Columns: cols, Mode: engine.ModeUpsert}, "upsert needs a key"},
+		{"key not a column", engine.Table{Name: "t", Columns: cols, Key: []string{"x"}, Mode: engine.ModeUpsert}, `key column "x" is not a column`},
+		{"column twice", engine.Table{Name: "t", Columns: append(cols, cols[0]), Mode: engine.ModeAppend}, `column "id" declared twice`},
+		{"unknown type", engine.Table{Name: "t", Columns: []engine.Column{{Name: "x", Type: "money"}}, Mode: engine.ModeAppend}, `unknown type "money"`},
+		{"unknown mode", engine.Table{Name: "t", Columns: cols, Mode: "merge"}, `unknown mode "merge"`},
+		{"NUL in a name", engine.Table{Name: "t\x00", Columns: cols, Mode: engine.ModeAppend}, "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := w.Prepare(context.Background(), tt.table)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestWriteRefusesRowsOfTheWrongWidth(t *testing.T) {
+	w := &Warehouse{}
+	tb := engine.Table{Name: "t", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert}
+	_, err := w.Write(context.Background(), tb, engine.Batch{Rows: [][]any{{int64(1), "extra"}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "row 0 has 2 values for 1 columns")
+}
+
+func TestPasswordNeverInErrorsIntegration(t *testing.T) {
+	ctx := context.Background()
+	const pw = "s3cr3t-Pa55"
+	tests := []struct {
+		name string
+		url  string
+	}{
+		{"unreachable port", "postgres://bob:" + pw + "@127.0.0.1:1/db?connect_timeout=2"},
+		{"escaped characters", "postgres://bob:" + pw + "%40%2F%3A@127.0.0.1:1/db?connect_timeout=2"},
+		{"unparseable option", "postgres://bob:" + pw + "@127.0.0.1:1/db?sslmode=bogus"},
+		{"key-value form", "host=127.0.0.1 port=1 user=bob password=" + pw + " connect_timeout=2"},
+		{"unknown role", strings.Replace(pgtest.ServerURL(t), "postgres://postgres@", "postgres://nobody_here:"+pw+"@", 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := Open(ctx, tt.url)
+			require.Error(t, err)
+			assert.Nil(t, w)
+			assert.Contains(t, err.Error(), "sink postgres: open")
+			assert.NotContains(t, err.Error(), pw)
+		})
+	}
+
+	t.Run("Describe", func(t *testing.T) {
+		u := strings.Replace(pgtest.URL(t), "postgres://postgres@", "postgres://postgres:"+pw+"@", 1)
+		w := openURL(t, u)
+		assert.Regexp(t, `^postgres [^ ]+:\d+/\w+$`, w.Describe())
+		assert.NotContains(t, w.Describe(), pw)
+	})
+}
+
+func TestConcurrentMigrateIntegration(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	var ws []*Warehouse
+	for range 4 {
+		ws = append(ws, openURL(t, u))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ws))
+	for i, w := range ws {
+		wg.Go(func() { errs[i] = w.Migrate(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "warehouse %d", i)
+	}
+	var versions, applied int
+	require.NoError(t, connect(t, ws[0]).QueryRow(ctx, `SELECT count(*), count(DISTINCT version) FROM etl_schema_migrations`).Scan(&applied, &versions))
+	assert.Equal(t, versions, applied, "each version applied once")
+	assert.Positive(t, versions)
+}
+
+func TestLockAcrossWarehousesIntegration(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	a, b := openURL(t, u), openURL(t, u)
+
+	unlock, err := a.Lock(ctx, "contacts")
+	require.NoError(t, err)
+	_, err = b.Lock(ctx, "contacts")
+	require.ErrorIs(t, err, engine.ErrLocked)
+	assert.Contains(t, err.Error(), `lock pipeline "contacts"`)
+
+	other := openURL(t, pgtest.URL(t))
+	unlockOther, err := other.Lock(ctx, "contacts")
+	require.NoError(t, err, "a warehouse in another schema has its own locks")
+	require.NoError(t, unlockOther())
+
+	require.NoError(t, unlock())
+	require.NoError(t, unlock(), "unlock twice is harmless")
+	unlockB, err := b.Lock(ctx, "contacts")
+	require.NoError(t, err)
+
+	require.NoError(t, b.Close(), "the lock dies with the warehouse's sessions, as with the process")
+	unlockA, err := a.Lock(ctx, "contacts")
+	require.NoError(t, err)
+	require.NoError(t, unlockA())
+	assert.NoError(t, unlockB(), "unlock after Close is harmless")
+}
+
+func TestCleanText(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", "ok ü", "ok ü"},
+		{"NUL", "a\x00b", "a\uFFFDb"},
+		{"invalid UTF-8", "a\xffb", "a\uFFFDb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assert.Equal(t, tt.want, cleanText(tt.in)) })
+	}
+}
+
+func TestConcurrentPrepareIntegration(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	a, b := openURL(t, u), openURL(t, u)
+	schema := schemaFor(t, a, "concurrent")
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		w := a
+		if i%2 == 1 {
+			w = b
+		}
+		wg.Go(func() {
+			errs[i] = w.Prepare(ctx, engine.Table{Schema: schema, Name: fmt.Sprint("t", i%3), Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "prepare %d", i)
+	}
+}

@@ -1,0 +1,692 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/etl-dev/etl/engine"
+)
+
+// sqlType is the column type a table created by the sink gets.
+var sqlType = map[engine.ColumnType]string{
+	engine.TypeText:      "text",
+	engine.TypeInteger:   "bigint",
+	engine.TypeFloat:     "double precision",
+	engine.TypeBoolean:   "boolean",
+	engine.TypeTimestamp: "timestamptz",
+	engine.TypeDate:      "date",
+	engine.TypeDecimal:   "numeric",
+	engine.TypeJSON:      "jsonb",
+}
+
+// wireType is how a value travels to the server: the column type itself,
+// except decimals and JSON, which go as text and are cast by the server, so
+// a decimal stays exact and neither needs parsing in Go.
+func wireType(t engine.ColumnType) string {
+	switch t {
+	case engine.TypeDecimal, engine.TypeJSON:
+		return "text"
+	}
+	return sqlType[t]
+}
+
+// fromWire is the SQL expression that turns the wire value expr into a
+// value of the column type.
+func fromWire(t engine.ColumnType, expr string) string {
+	switch t {
+	case engine.TypeDecimal, engine.TypeJSON:
+		return expr + "::" + sqlType[t]
+	}
+	return expr
+}
+
+// maxIdent is PostgreSQL's identifier length in bytes (NAMEDATALEN - 1).
+const maxIdent = 63
+
+// checkTable refuses a table description no load could use.
+func checkTable(t engine.Table) error {
+	if t.Name == "" {
+		return errors.New("table has no name")
+	}
+	if len(t.Columns) == 0 {
+		return errors.New("table has no columns")
+	}
+	names := map[string]bool{}
+	for _, c := range append([]string{t.Schema, t.Name}, columnNames(t)...) {
+		if strings.IndexByte(c, 0) >= 0 || !utf8.ValidString(c) {
+			return fmt.Errorf("name %q: not valid UTF-8 without NUL bytes", c)
+		}
+	}
+	for _, c := range t.Columns {
+		if c.Name == "" {
+			return errors.New("a column has no name")
+		}
+		if names[c.Name] {
+			return fmt.Errorf("column %q declared twice", c.Name)
+		}
+		names[c.Name] = true
+		if _, ok := sqlType[c.Type]; !ok {
+			return fmt.Errorf("column %q: unknown type %q", c.Name, c.Type)
+		}
+	}
+	switch t.Mode {
+	case engine.ModeUpsert:
+		if len(t.Key) == 0 {
+			return errors.New("upsert needs a key")
+		}
+	case engine.ModeAppend, engine.ModeReplace:
+	default:
+		return fmt.Errorf("unknown mode %q", t.Mode)
+	}
+	seen := map[string]bool{}
+	for _, k := range t.Key {
+		if !names[k] {
+			return fmt.Errorf("key column %q is not a column", k)
+		}
+		if seen[k] {
+			return fmt.Errorf("key column %q listed twice", k)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+func columnNames(t engine.Table) []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// ident is t's quotable name, schema-qualified when t names a schema.
+func ident(t engine.Table, name string) pgx.Identifier {
+	if t.Schema == "" {
+		return pgx.Identifier{name}
+	}
+	return pgx.Identifier{t.Schema, name}
+}
+
+// newTableName is the name of the table a replace load fills:
+// <name>__etl_new_<run id>, the name cut short to fit PostgreSQL's 63 bytes.
+func newTableName(t engine.Table) string {
+	suffix := "__etl_new_" + strconv.FormatInt(t.RunID, 10)
+	name := t.Name
+	if len(name)+len(suffix) > maxIdent {
+		n := maxIdent - len(suffix)
+		for n > 0 && !utf8.RuneStart(name[n]) {
+			n--
+		}
+		name = name[:n]
+	}
+	return name + suffix
+}
+
+// destination is the table a Write of t fills.
+func destination(t engine.Table) pgx.Identifier {
+	if t.Mode == engine.ModeReplace {
+		return ident(t, newTableName(t))
+	}
+	return ident(t, t.Name)
+}
+
+// Prepare creates t's schema and table when missing, adds the columns an
+// existing table lacks, checks that an existing upsert target has a unique
+// index on the key, and in replace mode creates the empty table Finish swaps
+// in: LIKE the target INCLUDING ALL, so it keeps the target's indexes,
+// constraints and defaults (without a target, the new table alone, which
+// Finish renames). A new table gets a primary key on t.Key, except in append
+// mode. It all happens in one transaction, serialized with other
+// Prepares of the same table.
+func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
+	err := checkTable(t)
+	if err == nil {
+		err = w.withConn(ctx, func(c *conn) error {
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return prepare(ctx, tx, t) })
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("sink postgres: prepare %s: %w", t.QualifiedName(), err)
+	}
+	return nil
+}
+
+func prepare(ctx context.Context, tx pgx.Tx, t engine.Table) error {
+	target := ident(t, t.Name).Sanitize()
+	// Serialize with other Prepares of the schema (two racing CREATE SCHEMA
+	// IF NOT EXISTS can still collide) or, without one, of the table.
+	scope := target
+	if t.Schema != "" {
+		scope = pgx.Identifier{t.Schema}.Sanitize()
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('etl:prepare:' || $1, 0))`, scope); err != nil {
+		return err
+	}
+	if t.Schema != "" {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.Schema}.Sanitize()); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	var oid *uint32
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::oid`, target).Scan(&oid); err != nil {
+		return err
+	}
+	dest := destination(t).Sanitize()
+	if t.Mode == engine.ModeReplace {
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+dest); err != nil {
+			return fmt.Errorf("drop the leftover new table: %w", err)
+		}
+	}
+	switch {
+	case oid == nil:
+		// A replace load creates only its new table: the target appears
+		// when Finish swaps it in.
+		var defs []string
+		for _, c := range t.Columns {
+			defs = append(defs, pgx.Identifier{c.Name}.Sanitize()+" "+sqlType[c.Type])
+		}
+		if t.Mode != engine.ModeAppend && len(t.Key) > 0 {
+			defs = append(defs, "PRIMARY KEY ("+quoteList(t.Key)+")")
+		}
+		if _, err := tx.Exec(ctx, "CREATE TABLE "+dest+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)"); err != nil {
+			return fmt.Errorf("create table: %w", err)
+		}
+	default:
+		if err := alterExisting(ctx, tx, t, target, *oid); err != nil {
+			return err
+		}
+		if t.Mode == engine.ModeReplace {
+			if _, err := tx.Exec(ctx, "CREATE TABLE "+dest+" (LIKE "+target+" INCLUDING ALL)"); err != nil {
+				return fmt.Errorf("create the new table: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// alterExisting adds t's columns that the existing table lacks and, for an
+// upsert, checks that ON CONFLICT (key) has a unique index to use.
+func alterExisting(ctx context.Context, tx pgx.Tx, t engine.Table, target string, oid uint32) error {
+	rows, err := tx.Query(ctx, `SELECT attname::text FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
+	if err != nil {
+		return err
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	existing := map[string]bool{}
+	for _, n := range have {
+		existing[n] = true
+	}
+	var adds []string
+	for _, c := range t.Columns {
+		if !existing[c.Name] {
+			adds = append(adds, "ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+sqlType[c.Type])
+		}
+	}
+	if len(adds) > 0 {
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+target+" "+strings.Join(adds, ", ")); err != nil {
+			return fmt.Errorf("add columns: %w", err)
+		}
+	}
+	if t.Mode != engine.ModeUpsert {
+		return nil
+	}
+	// ON CONFLICT (key) needs a valid, immediate, non-partial unique index
+	// on exactly the key columns (in any order).
+	var usable bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (
+		SELECT 1 FROM pg_index i
+		WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate
+		  AND i.indpred IS NULL AND i.indexprs IS NULL
+		  AND i.indnkeyatts = cardinality($2::text[])
+		  AND (SELECT array_agg(a.attname::text)
+		       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+		       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		       WHERE k.ord <= i.indnkeyatts) <@ $2::text[]
+	)`, oid, t.Key).Scan(&usable)
+	if err != nil {
+		return err
+	}
+	if !usable {
+		return fmt.Errorf("existing table has no unique index on the key (%s) for the upsert to use: add a primary key or unique constraint on exactly those columns", strings.Join(t.Key, ", "))
+	}
+	return nil
+}
+
+// Finish ends the load of t. In replace mode, with ok it drops the target and
+// renames the new table to the target's name in one transaction, so readers
+// see the old rows until the commit and the new ones after (a reader blocks
+// on the swap's lock, never sees a missing or half-filled table); without ok
+// it drops the new table. Other modes have nothing to finish.
+func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
+	if t.Mode != engine.ModeReplace {
+		return nil
+	}
+	shadow := destination(t).Sanitize()
+	err := w.withConn(ctx, func(c *conn) error {
+		if !ok {
+			_, err := c.Exec(ctx, "DROP TABLE IF EXISTS "+shadow)
+			return err
+		}
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+ident(t, t.Name).Sanitize()); err != nil {
+				return fmt.Errorf("drop the old table: %w", err)
+			}
+			if _, err := tx.Exec(ctx, "ALTER TABLE "+shadow+" RENAME TO "+pgx.Identifier{t.Name}.Sanitize()); err != nil {
+				return fmt.Errorf("rename the new table: %w", err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		verb := "swap in"
+		if !ok {
+			verb = "drop"
+		}
+		return fmt.Errorf("sink postgres: finish %s: %s the new table %s: %w", t.QualifiedName(), verb, shadow, err)
+	}
+	return nil
+}
+
+// Write lands b in one transaction: the rows (upsert through the session's
+// staging table, append and replace by COPY into the destination), then b's
+// rejects and any rows the database refused, then b.State.
+//
+// Upsert counts: within a batch the last row of a key wins; the earlier rows
+// of that key it supersedes count as updated, so created + updated +
+// unchanged + failed is always len(b.Rows).
+//
+// When the database refuses the rows as a whole with a data error (a value
+// out of range, a NUL byte, a NOT NULL or CHECK violation, …), the
+// transaction is rolled back (the rows are its first step, so nothing else is
+// lost) and the rows are written again one at a time, each under a
+// savepoint, in batch order: a refused row becomes a "database" reject
+// (Counts.Failed). Any other error — the connection, a missing table — fails
+// the Write, and nothing of b is committed.
+func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (engine.Counts, error) {
+	err := checkTable(t)
+	if err == nil {
+		for i, row := range b.Rows {
+			if len(row) != len(t.Columns) {
+				err = fmt.Errorf("row %d has %d values for %d columns", i, len(row), len(t.Columns))
+				break
+			}
+		}
+	}
+	if err == nil && len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil {
+		return engine.Counts{}, nil
+	}
+	var counts engine.Counts
+	if err == nil {
+		err = w.withConn(ctx, func(c *conn) (err error) {
+			counts, err = w.write(ctx, c, t, b)
+			return err
+		})
+	}
+	if err != nil {
+		return engine.Counts{}, fmt.Errorf("sink postgres: write %d rows to %s: %w", len(b.Rows), t.QualifiedName(), err)
+	}
+	return counts, nil
+}
+
+func (w *Warehouse) write(ctx context.Context, c *conn, t engine.Table, b engine.Batch) (engine.Counts, error) {
+	var staging string
+	if t.Mode == engine.ModeUpsert && len(b.Rows) > 0 {
+		var err error
+		if staging, err = c.stagingTable(ctx, t.Columns); err != nil {
+			return engine.Counts{}, err
+		}
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return engine.Counts{}, err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // a no-op once committed
+
+	var (
+		counts engine.Counts
+		failed []engine.Reject
+	)
+	if len(b.Rows) > 0 {
+		counts, err = w.bulk(ctx, tx, t, staging, b.Rows)
+		if err != nil {
+			if !isDataError(err) {
+				return engine.Counts{}, err
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				return engine.Counts{}, err
+			}
+			if tx, err = c.Begin(ctx); err != nil {
+				return engine.Counts{}, err
+			}
+			if counts, failed, err = rowByRow(ctx, tx, t, b); err != nil {
+				return engine.Counts{}, err
+			}
+		}
+	}
+	if err := storeRejects(ctx, tx, b, failed); err != nil {
+		return engine.Counts{}, fmt.Errorf("store rejects: %w", err)
+	}
+	if b.State != nil {
+		kind, text := b.State.Encode()
+		if _, err := tx.Exec(ctx, `INSERT INTO etl_state (pipeline, cursor_kind, cursor_value, run_id, updated_at)
+			VALUES ($1, $2, $3, $4, now())
+			ON CONFLICT (pipeline) DO UPDATE SET cursor_kind = EXCLUDED.cursor_kind,
+				cursor_value = EXCLUDED.cursor_value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
+			b.Pipeline, kind, cleanText(text), b.RunID); err != nil {
+			return engine.Counts{}, fmt.Errorf("save state: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return engine.Counts{}, fmt.Errorf("commit: %w", err)
+	}
+	counts.Failed = len(failed)
+	return counts, nil
+}
+
+// bulk lands rows in one go: COPY, then for an upsert one INSERT … SELECT
+// from the staging table.
+func (w *Warehouse) bulk(ctx context.Context, tx pgx.Tx, t engine.Table, staging string, rows [][]any) (engine.Counts, error) {
+	if t.Mode != engine.ModeUpsert {
+		if _, err := tx.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
+			return engine.Counts{}, fmt.Errorf("copy: %w", err)
+		}
+		return engine.Counts{Created: len(rows)}, nil
+	}
+	src := &stagingRows{rows: rows, seqs: w.seqs(len(rows)), buf: make([]any, len(t.Columns)+1)}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", staging}, stagingColumns(len(t.Columns)), src); err != nil {
+		return engine.Counts{}, fmt.Errorf("copy into staging: %w", err)
+	}
+	var distinct, created, updated int
+	if err := tx.QueryRow(ctx, upsertSQL(t, staging)).Scan(&distinct, &created, &updated); err != nil {
+		return engine.Counts{}, fmt.Errorf("upsert: %w", err)
+	}
+	return engine.Counts{
+		Created:   created,
+		Updated:   updated + len(rows) - distinct, // superseded duplicates count as updated
+		Unchanged: distinct - created - updated,
+	}, nil
+}
+
+// stagingRows feeds a batch to COPY with each row's position in the batch
+// appended, reusing one values slice: no allocation per row.
+type stagingRows struct {
+	rows [][]any
+	seqs []any // seqs[i] is int64(i), boxed once per warehouse
+	buf  []any
+	i    int
+}
+
+func (s *stagingRows) Next() bool { s.i++; return s.i <= len(s.rows) }
+
+func (s *stagingRows) Values() ([]any, error) {
+	n := copy(s.buf, s.rows[s.i-1])
+	s.buf[n] = s.seqs[s.i-1]
+	return s.buf, nil
+}
+
+func (s *stagingRows) Err() error { return nil }
+
+// seqs returns int64(0)…int64(n-1) boxed, growing the warehouse's shared,
+// never-mutated cache when needed.
+func (w *Warehouse) seqs(n int) []any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.seqCache) < n {
+		grown := make([]any, max(n, 2*len(w.seqCache)))
+		copy(grown, w.seqCache)
+		for i := len(w.seqCache); i < len(grown); i++ {
+			grown[i] = int64(i)
+		}
+		w.seqCache = grown
+	}
+	return w.seqCache[:n]
+}
+
+// stagingColumns names the staging columns: c1…cn, then seq.
+func stagingColumns(n int) []string {
+	cols := make([]string, n+1)
+	for i := range n {
+		cols[i] = "c" + strconv.Itoa(i+1)
+	}
+	cols[n] = "seq"
+	return cols
+}
+
+// stagingTable returns this session's staging table for rows of cols' types,
+// creating it on first use. Staging tables are positional (c1…cn, seq), so
+// every target whose columns have the same types shares one; they are
+// TEMP … ON COMMIT DELETE ROWS, so each Write finds its staging table empty,
+// and created outside the Write's transaction, so a rollback keeps them.
+func (c *conn) stagingTable(ctx context.Context, cols []engine.Column) (string, error) {
+	types := make([]string, len(cols))
+	for i, col := range cols {
+		types[i] = wireType(col.Type)
+	}
+	sig := strings.Join(types, ",")
+	if name, ok := c.staging[sig]; ok {
+		return name, nil
+	}
+	name := "etl_staging_" + strconv.Itoa(len(c.staging)+1)
+	names := stagingColumns(len(cols))
+	defs := make([]string, len(names))
+	for i, n := range names[:len(cols)] {
+		defs[i] = n + " " + types[i]
+	}
+	defs[len(cols)] = "seq bigint"
+	if _, err := c.Exec(ctx, "CREATE TEMP TABLE "+name+" ("+strings.Join(defs, ", ")+") ON COMMIT DELETE ROWS"); err != nil {
+		return "", fmt.Errorf("create staging table: %w", err)
+	}
+	c.staging[sig] = name
+	return name, nil
+}
+
+// upsertSQL moves the staging rows into t: the last row of each key (casting
+// decimals and JSON from text), inserted or, when the key exists and a value
+// differs, updated. It returns the number of distinct keys, of created rows
+// (xmax = 0: no earlier version) and of updated ones; the others were
+// unchanged.
+func upsertSQL(t engine.Table, staging string) string {
+	pos := map[string]int{}
+	for i, c := range t.Columns {
+		pos[c.Name] = i
+	}
+	var casts, keyRefs, cols, set, old, excluded []string
+	for i, c := range t.Columns {
+		s := "c" + strconv.Itoa(i+1)
+		casts = append(casts, fromWire(c.Type, s)+" AS "+s)
+	}
+	for _, k := range t.Key {
+		keyRefs = append(keyRefs, "c"+strconv.Itoa(pos[k]+1))
+	}
+	isKey := map[string]bool{}
+	for _, k := range t.Key {
+		isKey[k] = true
+	}
+	for _, c := range t.Columns {
+		q := pgx.Identifier{c.Name}.Sanitize()
+		cols = append(cols, q)
+		if !isKey[c.Name] {
+			set = append(set, q+" = EXCLUDED."+q)
+			old = append(old, "etl_target."+q)
+			excluded = append(excluded, "EXCLUDED."+q)
+		}
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ") +
+			" WHERE ROW(" + strings.Join(old, ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(excluded, ", ") + ")"
+	}
+	return `WITH src AS (
+	SELECT DISTINCT ON (` + strings.Join(keyRefs, ", ") + `) *
+	FROM (SELECT ` + strings.Join(casts, ", ") + `, seq FROM pg_temp.` + staging + `) s
+	ORDER BY ` + strings.Join(keyRefs, ", ") + `, seq DESC
+), up AS (
+	INSERT INTO ` + destination(t).Sanitize() + ` AS etl_target (` + strings.Join(cols, ", ") + `)
+	SELECT ` + strings.Join(stagingColumns(len(t.Columns))[:len(t.Columns)], ", ") + ` FROM src
+	ON CONFLICT (` + quoteList(t.Key) + `) ` + conflict + `
+	RETURNING (etl_target.xmax = 0) AS created
+)
+SELECT (SELECT count(*) FROM src), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`
+}
+
+// rowSQL inserts (or upserts) one row given as parameters $1…$n.
+func rowSQL(t engine.Table) string {
+	var cols, params, set, old, excluded []string
+	isKey := map[string]bool{}
+	for _, k := range t.Key {
+		isKey[k] = true
+	}
+	for i, c := range t.Columns {
+		q := pgx.Identifier{c.Name}.Sanitize()
+		cols = append(cols, q)
+		params = append(params, fromWire(c.Type, "$"+strconv.Itoa(i+1)+"::"+wireType(c.Type)))
+		if !isKey[c.Name] {
+			set = append(set, q+" = EXCLUDED."+q)
+			old = append(old, "etl_target."+q)
+			excluded = append(excluded, "EXCLUDED."+q)
+		}
+	}
+	sql := "INSERT INTO " + destination(t).Sanitize() + " AS etl_target (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(params, ", ") + ")"
+	if t.Mode != engine.ModeUpsert {
+		return sql
+	}
+	if len(set) == 0 {
+		return sql + " ON CONFLICT (" + quoteList(t.Key) + ") DO NOTHING RETURNING (etl_target.xmax = 0)"
+	}
+	return sql + " ON CONFLICT (" + quoteList(t.Key) + ") DO UPDATE SET " + strings.Join(set, ", ") +
+		" WHERE ROW(" + strings.Join(old, ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(excluded, ", ") + ")" +
+		" RETURNING (etl_target.xmax = 0)"
+}
+
+// rowByRow writes b's rows one at a time, each under a savepoint, turning
+// the rows the database refuses into rejects.
+func rowByRow(ctx context.Context, tx pgx.Tx, t engine.Table, b engine.Batch) (engine.Counts, []engine.Reject, error) {
+	sql := rowSQL(t)
+	var (
+		counts engine.Counts
+		failed []engine.Reject
+	)
+	for i, row := range b.Rows {
+		batch := &pgx.Batch{}
+		batch.Queue("SAVEPOINT etl_row")
+		batch.Queue(sql, row...)
+		batch.Queue("RELEASE SAVEPOINT etl_row")
+		br := tx.SendBatch(ctx, batch)
+		_, spErr := br.Exec()
+		var rowErr error
+		if t.Mode == engine.ModeUpsert {
+			var created bool
+			switch rowErr = br.QueryRow().Scan(&created); {
+			case rowErr == nil && created:
+				counts.Created++
+			case rowErr == nil:
+				counts.Updated++
+			case errors.Is(rowErr, pgx.ErrNoRows):
+				rowErr = nil
+				counts.Unchanged++
+			}
+		} else if _, rowErr = br.Exec(); rowErr == nil {
+			counts.Created++
+		}
+		_, relErr := br.Exec()
+		closeErr := br.Close()
+		switch {
+		case spErr != nil:
+			return counts, nil, fmt.Errorf("row %d: savepoint: %w", i, spErr)
+		case rowErr == nil && relErr == nil && closeErr == nil:
+			continue
+		case rowErr == nil:
+			return counts, nil, fmt.Errorf("row %d: %w", i, errors.Join(relErr, closeErr))
+		case !isDataError(rowErr):
+			return counts, nil, fmt.Errorf("row %d: %w", i, rowErr)
+		}
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT etl_row; RELEASE SAVEPOINT etl_row"); err != nil {
+			return counts, nil, fmt.Errorf("row %d: roll back to savepoint: %w", i, err)
+		}
+		rej := engine.Reject{Check: "database", Reason: databaseReason(rowErr)}
+		if i < len(b.Origins) && b.Origins[i] != nil {
+			rej.Pos = b.Origins[i].Pos
+			rej.Record = b.Origins[i].RawText()
+		} else {
+			rej.Record = fmt.Sprint(row)
+		}
+		failed = append(failed, rej)
+	}
+	return counts, failed, nil
+}
+
+// databaseReason is the message of the database's refusal.
+func databaseReason(err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	msg := pe.Message
+	if pe.ColumnName != "" && !strings.Contains(msg, pe.ColumnName) {
+		msg += " (column " + pe.ColumnName + ")"
+	}
+	return msg
+}
+
+// isDataError reports whether err is the database refusing the data itself
+// rather than the statement, the table or the connection: SQLSTATE classes
+// 21 (a key twice in one statement), 22 (data exception: out of range,
+// invalid text, NUL byte), 23 (constraint violation), 54 (a value over a
+// limit, e.g. an index row too large), and a COPY that pgx aborted because a
+// value could not be encoded for its column.
+func isDataError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "21", "22", "23", "54":
+		return true
+	}
+	return pe.Code == "57014" && strings.HasPrefix(pe.Message, "COPY from stdin failed")
+}
+
+// storeRejects inserts the engine's rejects and the rows the database
+// refused into etl_rejects with one statement.
+func storeRejects(ctx context.Context, tx pgx.Tx, b engine.Batch, failed []engine.Reject) error {
+	n := len(b.Rejects) + len(failed)
+	if n == 0 {
+		return nil
+	}
+	files, pages, keys, checks, reasons, records := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	lines := make([]int32, 0, n)
+	for _, r := range append(append([]engine.Reject(nil), b.Rejects...), failed...) {
+		files = append(files, cleanText(r.Pos.File))
+		lines = append(lines, int32(min(max(r.Pos.Line, 0), 1<<31-1)))
+		pages = append(pages, cleanText(r.Pos.Page))
+		keys = append(keys, cleanText(r.Pos.Key))
+		checks = append(checks, cleanText(r.Check))
+		reasons = append(reasons, cleanText(r.Reason))
+		records = append(records, cleanText(r.Record))
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO etl_rejects (run_id, pipeline, file, line, page, source_key, check_name, reason, record)
+		SELECT $1, $2, u.file, u.line, u.page, u.source_key, u.check_name, u.reason, u.record
+		FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+			AS u(file, line, page, source_key, check_name, reason, record)`,
+		b.RunID, cleanText(b.Pipeline), files, lines, pages, keys, checks, reasons, records)
+	return err
+}
+
+// quoteList quotes names and joins them with ", ".
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = pgx.Identifier{n}.Sanitize()
+	}
+	return strings.Join(q, ", ")
+}
