@@ -20,18 +20,29 @@ type inlineSource struct {
 	records []map[string]any
 	fields  []string
 	ordered bool
+	key     *engine.Program // optional: computes Position.Key from `fields`
 }
 
-func newInline(body hcl.Body, ctx *hcl.EvalContext, _ engine.PluginContext) (engine.Source, hcl.Diagnostics) {
+func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
 	var cfg struct {
 		Records cty.Value `hcl:"records"`
 		Fields  []string  `hcl:"fields,optional"`
-		Ordered bool      `hcl:"ordered,optional"`
+		Ordered bool           `hcl:"ordered,optional"`
+		Key     hcl.Expression `hcl:"key,optional"`
 	}
 	if diags := gohcl.DecodeBody(body, ctx, &cfg); diags.HasErrors() {
 		return nil, diags
 	}
 	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered}
+	if cfg.Key != nil && !cfg.Key.Range().Empty() {
+		if v, _ := cfg.Key.Value(nil); !v.IsNull() {
+			prog, diags := pc.Expressions.Compile("key", cfg.Key, ctx, map[string]any{"fields": map[string]any{}})
+			if diags.HasErrors() {
+				return nil, diags
+			}
+			s.key = prog
+		}
+	}
 	b, err := ctyjson.Marshal(cfg.Records, cfg.Records.Type())
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "bad records", Detail: err.Error()}}
@@ -49,7 +60,15 @@ func (s *inlineSource) Read(ctx context.Context, _ engine.ReadOptions, emit func
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := emit(engine.Record{Fields: r, Pos: engine.Position{Line: i + 1, Key: fmt.Sprint(r["id"])}}); err != nil {
+		key := fmt.Sprint(r["id"])
+		if s.key != nil {
+			v, err := s.key.Eval(map[string]any{"fields": r})
+			if err != nil {
+				return fmt.Errorf("record %d: key: %w", i+1, err)
+			}
+			key = fmt.Sprint(v)
+		}
+		if err := emit(engine.Record{Fields: r, Pos: engine.Position{Line: i + 1, Key: key}}); err != nil {
 			return err
 		}
 	}

@@ -191,7 +191,13 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 				fmt.Sprintf("There is no source %q.%s Source kinds: %s.", sc.Kind, didYouMean(sc.Kind, l.registry.SourceKinds()), strings.Join(l.registry.SourceKinds(), ", "))))
 			break
 		}
-		src, sdiags := factory(sc.Remain, ctx, PluginContext{Pipeline: pc.Name, Dir: filepath.Dir(path), DefRange: sc.DefRange})
+		src, sdiags := factory(sc.Remain, ctx, PluginContext{
+			Pipeline:    pc.Name,
+			Dir:         filepath.Dir(path),
+			DefRange:    sc.DefRange,
+			Expressions: &Expressions{c: newCompiler(p.Location, nil)},
+			Location:    p.Location,
+		})
 		diags = append(diags, sdiags...)
 		p.Source = src
 		if fl, ok := src.(FieldLister); ok && src != nil {

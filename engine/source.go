@@ -127,6 +127,10 @@ type PluginContext struct {
 	Pipeline string    // the pipeline's name
 	Dir      string    // directory of the pipeline file; relative paths are relative to it
 	DefRange hcl.Range // the block's header, for diagnostics about the block as a whole
+	// Expressions compiles expr code with the pipeline's function library.
+	Expressions *Expressions
+	// Location is the pipeline's timezone, for naive date-times.
+	Location *time.Location
 }
 
 // SourceFactory builds a Source from the body of its `source "kind" {}` block.

@@ -1,0 +1,57 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etl-dev/etl/engine"
+)
+
+func TestPluginExpressionsUseTheLibraryAndReportPositions(t *testing.T) {
+	src := `pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    key     = "upper(fields.code) + '-' + string(fields.id)"
+    records = [{ id = 1, code = "ab" }, { id = 2, code = "cd" }]
+  }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`
+	p, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", []byte(src))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	var keys []string
+	require.NoError(t, p.Preview(context.Background(), engine.RunOptions{}, func(o engine.Outcome) error {
+		keys = append(keys, o.Pos.Key)
+		return nil
+	}))
+	assert.Equal(t, []string{"AB-1", "CD-2"}, keys)
+
+	bad := []byte(`pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    key     = "uper(fields.code)"
+    records = []
+  }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`)
+	_, diags = engine.NewLoader(testRegistry()).LoadSource("p.hcl", bad)
+	require.True(t, diags.HasErrors())
+	assert.Equal(t, "Unknown name", diags[0].Summary)
+	assert.Equal(t, 5, diags[0].Subject.Start.Line)
+	assert.Equal(t, 16, diags[0].Subject.Start.Column)
+	assert.Contains(t, diags[0].Detail, `Did you mean "upper"?`)
+}
