@@ -25,8 +25,8 @@ type inlineSource struct {
 
 func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
 	var cfg struct {
-		Records cty.Value `hcl:"records"`
-		Fields  []string  `hcl:"fields,optional"`
+		Records cty.Value      `hcl:"records"`
+		Fields  []string       `hcl:"fields,optional"`
 		Ordered bool           `hcl:"ordered,optional"`
 		Key     hcl.Expression `hcl:"key,optional"`
 	}
