@@ -2,7 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -95,10 +97,46 @@ func (c *configEnv) fileFunc() function.Function {
 // addSecret remembers a value to redact. Very short values are not
 // redacted: replacing every "1" in a message would make it unreadable, and a
 // one-character secret protects nothing.
+//
+// A connection string's password is a secret of its own, since it may be
+// printed apart from the string (a driver error, a value a user typed into
+// a CRM): URL userinfo (scheme://user:pw@host), MySQL DSNs (user:pw@tcp(…)),
+// and key=value strings (password=pw).
 func (c *configEnv) addSecret(v string) {
-	if len(v) >= 4 {
-		c.secrets = append(c.secrets, v)
+	if len(v) < 4 {
+		return
 	}
+	c.secrets = append(c.secrets, v)
+	for _, pw := range embeddedPasswords(v) {
+		if len(pw) >= 4 {
+			c.secrets = append(c.secrets, pw, url.QueryEscape(pw))
+		}
+	}
+}
+
+var (
+	userinfoRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9+.-]*://)?[^:/@\s]*:([^@\s]+)@`)
+	keyvalueRE = regexp.MustCompile(`(?i)\b(?:password|passwd|pwd)\s*=\s*('[^']*'|[^\s;&]+)`)
+)
+
+// embeddedPasswords finds the passwords inside a connection string.
+func embeddedPasswords(v string) []string {
+	var out []string
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw)
+		}
+	}
+	if m := userinfoRE.FindStringSubmatch(v); m != nil {
+		out = append(out, m[1])
+		if pw, err := url.PathUnescape(m[1]); err == nil {
+			out = append(out, pw)
+		}
+	}
+	for _, m := range keyvalueRE.FindAllStringSubmatch(v, -1) {
+		out = append(out, strings.Trim(m[1], "'"))
+	}
+	return out
 }
 
 // Redactor replaces secret values with "[redacted]" in text.
