@@ -1,0 +1,271 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/migrations"
+)
+
+// interruptedError is the error of a run found still running by the next run
+// of its pipeline.
+const interruptedError = "interrupted: the process running it stopped before it finished"
+
+// defaultRunsLimit is HistoryFilter.Limit's default.
+const defaultRunsLimit = 20
+
+// Migrate applies the engine's SQLite migrations that the database lacks, in
+// version order, each in its own transaction with its row in
+// etl_schema_migrations. A transaction takes the write lock when it begins
+// and checks the version again under it, so two processes migrating at once
+// apply each migration once.
+func (w *Warehouse) Migrate(ctx context.Context) error {
+	ms, err := migrations.For(migrations.SQLite)
+	if err != nil {
+		return fmt.Errorf("sink sqlite: migrate: %w", err)
+	}
+	applied, err := w.appliedVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("sink sqlite: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		if err := w.apply(ctx, m); err != nil {
+			return fmt.Errorf("sink sqlite: migrate: apply %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// appliedVersions reads the applied versions without taking the write lock,
+// so an up-to-date database migrates without waiting for a running load.
+func (w *Warehouse) appliedVersions(ctx context.Context) (map[int]bool, error) {
+	var n int
+	err := w.ro.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'etl_schema_migrations'`).Scan(&n)
+	if err != nil || n == 0 {
+		return map[int]bool{}, err
+	}
+	rows, err := w.ro.QueryContext(ctx, `SELECT version FROM etl_schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+func (w *Warehouse) apply(ctx context.Context, m migrations.Migration) error {
+	tx, err := w.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS etl_schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)`); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM etl_schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 { // another process applied it since we looked
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO etl_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.Version, m.Name, formatTime(time.Now())); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// StartRun records r as a new running run and returns its id. It first marks
+// the pipeline's runs still recorded as running as failed (their process died:
+// the caller holds the pipeline's lock), with an "interrupted: …" error and
+// now as their finish time (when they were found dead, not when they died). A
+// zero r.Started is now.
+func (w *Warehouse) StartRun(ctx context.Context, r engine.Run) (int64, error) {
+	id, err := w.startRun(ctx, r)
+	if err != nil {
+		return 0, fmt.Errorf("sink sqlite: start run of %s: %w", r.Pipeline, err)
+	}
+	return id, nil
+}
+
+func (w *Warehouse) startRun(ctx context.Context, r engine.Run) (int64, error) {
+	started := r.Started
+	if started.IsZero() {
+		started = time.Now()
+	}
+	metrics, err := metricsJSON(r.Metrics)
+	if err != nil {
+		return 0, err
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE etl_sync_history SET status = 'failed', error_message = ?, finished_at = ?
+WHERE pipeline = ? AND status = 'running'`, interruptedError, formatTime(time.Now()), r.Pipeline); err != nil {
+		return 0, fmt.Errorf("mark interrupted runs: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO etl_sync_history
+(pipeline, crm_source, sync_type, endpoint, started_at, status, configuration, performance_metrics)
+VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
+		r.Pipeline, r.System, r.Entity, r.Endpoint, formatTime(started), r.Config, metrics)
+	if err != nil {
+		return 0, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	return id, tx.Commit()
+}
+
+// FinishRun stores run r.ID's end: r.Finished (now when zero), r.Status,
+// r.Tally, r.Error and r.Metrics.
+func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
+	finished := r.Finished
+	if finished.IsZero() {
+		finished = time.Now()
+	}
+	metrics, err := metricsJSON(r.Metrics)
+	if err != nil {
+		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
+	}
+	res, err := w.db.ExecContext(ctx, `UPDATE etl_sync_history SET finished_at = ?, status = ?,
+processed = ?, created = ?, updated = ?, unchanged = ?, rejected = ?, failed = ?, skipped = ?, warned = ?,
+error_message = ?, performance_metrics = ?
+WHERE id = ?`,
+		formatTime(finished), string(r.Status),
+		r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
+		r.Tally.Skipped, r.Tally.Warned,
+		r.Error, metrics, r.ID)
+	if err != nil {
+		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("sink sqlite: finish run %d: no such run", r.ID)
+	}
+	return nil
+}
+
+func metricsJSON(m map[string]any) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metrics: %w", err)
+	}
+	return string(b), nil
+}
+
+// State returns the pipeline's saved cursor, or nil when there is none.
+func (w *Warehouse) State(ctx context.Context, pipeline string) (*engine.Cursor, error) {
+	var kind, text string
+	err := w.ro.QueryRowContext(ctx, `SELECT cursor_kind, cursor_value FROM etl_state WHERE pipeline = ?`, pipeline).Scan(&kind, &text)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: read state of %s: %w", pipeline, err)
+	}
+	c, err := engine.DecodeCursor(kind, text)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: read state of %s: %w", pipeline, err)
+	}
+	return c, nil
+}
+
+// Runs lists runs, newest first (by start time), f.Limit of them (20 when 0),
+// of f.Pipeline only when it is set.
+func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.Run, error) {
+	runs, err := w.runs(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: read history: %w", err)
+	}
+	return runs, nil
+}
+
+func (w *Warehouse) runs(ctx context.Context, f engine.HistoryFilter) ([]engine.Run, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultRunsLimit
+	}
+	q := `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
+processed, created, updated, unchanged, rejected, failed, skipped, warned,
+error_message, configuration, performance_metrics
+FROM etl_sync_history`
+	args := []any{}
+	if f.Pipeline != "" {
+		q += ` WHERE pipeline = ?`
+		args = append(args, f.Pipeline)
+	}
+	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := w.ro.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var runs []engine.Run
+	for rows.Next() {
+		var r engine.Run
+		var started, status, metrics string
+		var finished sql.NullString
+		t := &r.Tally
+		if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &started, &finished, &status,
+			&t.Processed, &t.Created, &t.Updated, &t.Unchanged, &t.Rejected, &t.Failed, &t.Skipped, &t.Warned,
+			&r.Error, &r.Config, &metrics); err != nil {
+			return nil, err
+		}
+		r.Status = engine.Status(status)
+		if r.Started, err = parseTime(started); err != nil {
+			return nil, fmt.Errorf("run %d: started_at: %w", r.ID, err)
+		}
+		if finished.Valid {
+			if r.Finished, err = parseTime(finished.String); err != nil {
+				return nil, fmt.Errorf("run %d: finished_at: %w", r.ID, err)
+			}
+		}
+		if metrics != "" {
+			if err := json.Unmarshal([]byte(metrics), &r.Metrics); err != nil {
+				return nil, fmt.Errorf("run %d: performance_metrics: %w", r.ID, err)
+			}
+		}
+		runs = append(runs, r)
+	}
+	return runs, rows.Err()
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
