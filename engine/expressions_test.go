@@ -55,3 +55,33 @@ func TestPluginExpressionsUseTheLibraryAndReportPositions(t *testing.T) {
 	assert.Equal(t, 16, diags[0].Subject.Start.Column)
 	assert.Contains(t, diags[0].Detail, `Did you mean "upper"?`)
 }
+
+func TestANullKeyRejectsTheRecord(t *testing.T) {
+	src := `pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    records = [{ id = "1" }, { id = "" }, { name = "no id" }]
+  }
+  map {
+    id = "int(record.id)"
+  }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`
+	p, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", []byte(src))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	var got []string
+	require.NoError(t, p.Preview(context.Background(), engine.RunOptions{}, func(o engine.Outcome) error {
+		if o.Reject != nil {
+			got = append(got, o.Reject.Check+": "+o.Reject.Reason)
+		} else {
+			got = append(got, "row")
+		}
+		return nil
+	}))
+	assert.Equal(t, []string{"row", "map id: key column id is null", "map id: key column id is null"}, got)
+}

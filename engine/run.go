@@ -130,7 +130,11 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			return err
 		}
 		defer wh.Close()
-		res.Target = wh.Describe() + " table " + table.QualifiedName()
+		name := table.QualifiedName()
+		if tn, ok := wh.(TableNamer); ok {
+			name = tn.TableName(table)
+		}
+		res.Target = wh.Describe() + " table " + name
 		if err := wh.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate warehouse: %w", err)
 		}

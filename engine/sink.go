@@ -202,6 +202,13 @@ type Warehouse interface {
 	Close() error
 }
 
+// TableNamer is implemented by warehouses that store a Table under another
+// name than its QualifiedName (SQLite has no schemas: hubspot.contacts is
+// the table hubspot__contacts). Summaries and messages then use that name.
+type TableNamer interface {
+	TableName(t Table) string
+}
+
 // SinkDriver opens warehouses for the URL schemes it serves.
 type SinkDriver struct {
 	Name    string   // "postgres", "sqlite"

@@ -17,6 +17,7 @@ type transformer struct {
 	env   map[string]any // record, each column, row
 	row   map[string]any // the columns, as `row`
 	since any            // records whose cursor is below it are skipped
+	keys  []int          // indexes of the sink's key columns
 }
 
 func newTransformer(p *Pipeline, since any) *transformer {
@@ -27,6 +28,13 @@ func newTransformer(p *Pipeline, since any) *transformer {
 		since: since,
 	}
 	t.env["row"] = t.row
+	for _, k := range p.Sink.Table.Key {
+		for i, c := range p.Columns {
+			if c.Name == k {
+				t.keys = append(t.keys, i)
+			}
+		}
+	}
 	return t
 }
 
@@ -106,6 +114,15 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 			return res, fmt.Errorf("validate %s: %s (%s)", chk.Name, chk.Message, rec.Pos)
 		default:
 			r := t.rejectRec(rec, "validate "+chk.Name, chk.Message)
+			r.cursor = res.cursor
+			return r, nil
+		}
+	}
+	// A row without its key cannot be upserted; the pipeline's own checks
+	// above had their say first.
+	for _, i := range t.keys {
+		if row[i] == nil {
+			r := t.rejectRec(rec, "map "+t.p.Columns[i].Name, fmt.Sprintf("key column %s is null", t.p.Columns[i].Name))
 			r.cursor = res.cursor
 			return r, nil
 		}
