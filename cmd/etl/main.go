@@ -1,0 +1,139 @@
+// Command etl runs declarative ETL pipelines: each pipelines/*.hcl file
+// declares a source, field mappings and checks written in expr-lang, and a
+// warehouse sink.
+//
+//	etl validate [FILE|DIR]...      check pipeline files; exit 1 when any is invalid
+//	etl run FILE [flags]            run one pipeline
+//	etl history [flags]             show recent runs
+//
+// Run `etl help` for the flags of each command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/sinks/postgres"
+	"github.com/etl-dev/etl/sinks/sqlite"
+	"github.com/etl-dev/etl/sources/csv"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0 // success; validate: every file is valid
+	exitFailed  = 1 // the run failed; validate: a file is invalid
+	exitUsage   = 2 // bad command line
+	exitPartial = 3 // the run finished, but some records were rejected or failed
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Main(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// newRegistry wires every source and sink this program knows.
+func newRegistry() *engine.Registry {
+	r := engine.NewRegistry()
+	csv.Register(r)
+	postgres.Register(r)
+	sqlite.Register(r)
+	return r
+}
+
+// Main runs the etl command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	reg := newRegistry()
+	switch args[0] {
+	case "validate":
+		return cmdValidate(reg, args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(ctx, reg, args[1:], stdout, stderr)
+	case "history":
+		return cmdHistory(ctx, reg, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "etl: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `etl: declarative ETL pipelines
+
+Usage:
+  etl validate [--format text|json] [FILE|DIR]...   check pipeline files (default: pipelines/)
+  etl run FILE [flags]                              run one pipeline
+      --dry-run          read, map and check; write nothing
+      --limit N          stop after N source records
+      --batch-size N     records per batch (overrides batch_size)
+      --since DATE       read records from this cursor value on (overrides the saved cursor)
+      --full-refresh     ignore the saved cursor and read everything
+      --warehouse URL    land in this warehouse (overrides the sink url and ETL_WAREHOUSE_URL)
+      --log-level LEVEL  debug, info, warn or error
+      --log-format FMT   text or json
+  etl history [--pipeline NAME] [--limit N] [--format table|json] [--warehouse URL]
+
+Exit codes: 0 success, 1 failure (validate: invalid files), 2 usage, 3 partial run.
+The warehouse is the sink's url, else ETL_WAREHOUSE_URL, else the SQLite file etl.db here.
+`)
+}
+
+// parseArgs parses flags wherever they stand among the positional
+// arguments (`etl run FILE --dry-run` and `etl run --dry-run FILE` alike).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("etl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func isUsage(err error) bool { return err != nil && !errors.Is(err, flag.ErrHelp) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/etl-dev/etl/engine"
+)
+
+func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("run", stderr)
+	var opts engine.RunOptions
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "read, map and check; write nothing")
+	fs.IntVar(&opts.Limit, "limit", 0, "stop after N source records")
+	fs.IntVar(&opts.BatchSize, "batch-size", 0, "records per batch (overrides batch_size)")
+	fs.StringVar(&opts.Since, "since", "", "read from this cursor value on (overrides the saved cursor)")
+	fs.BoolVar(&opts.FullRefresh, "full-refresh", false, "ignore the saved cursor")
+	fs.StringVar(&opts.WarehouseURL, "warehouse", "", "warehouse URL (overrides the sink url and ETL_WAREHOUSE_URL)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		if isUsage(err) {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if len(files) != 1 {
+		fmt.Fprintln(stderr, "etl run: give exactly one pipeline file, e.g. etl run pipelines/salespro_users.hcl")
+		return exitUsage
+	}
+	if opts.Limit < 0 || opts.BatchSize < 0 || opts.BatchSize > 100000 {
+		fmt.Fprintln(stderr, "etl run: --limit must be ≥ 0 and --batch-size between 1 and 100000")
+		return exitUsage
+	}
+	if opts.Since != "" && opts.FullRefresh {
+		fmt.Fprintln(stderr, "etl run: --since and --full-refresh contradict each other; give one")
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "etl run: %v\n", err)
+		return exitUsage
+	}
+	opts.Logger = log
+
+	loader := engine.NewLoader(reg)
+	loader.Strict = !opts.DryRun
+	p, diags := loader.Load(files[0])
+	writeDiagnostics(stderr, diags, loader.Files())
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "etl run: %s is invalid; nothing was run\n", files[0])
+		return exitFailed
+	}
+
+	prog := newProgress(stderr, p.Name, log)
+	opts.Progress = prog.update
+	res, err := p.Run(ctx, reg, opts)
+	prog.done()
+	fmt.Fprintln(stdout, summary(res, opts.DryRun))
+	if err != nil {
+		fmt.Fprintf(stderr, "etl run: %s failed: %v\n", p.Name, err)
+		return exitFailed
+	}
+	if res.Status == engine.StatusPartial {
+		return exitPartial
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// summary is the run's one closing line.
+func summary(r *engine.Result, dry bool) string {
+	t := r.Tally
+	d := r.Duration()
+	rate := 0.0
+	if d > 0 {
+		rate = float64(t.Processed) / d.Seconds()
+	}
+	status := string(r.Status)
+	if dry {
+		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written",
+			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate)
+	}
+	extra := joinNonEmpty(", ",
+		nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned))
+	if extra != "" {
+		extra = "; " + extra
+	}
+	where := r.Target
+	if where == "" {
+		where = "nowhere"
+	}
+	run := ""
+	if r.RunID > 0 {
+		run = fmt.Sprintf(" (run %d)", r.RunID)
+	}
+	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s in %s, %.0f records/s → %s",
+		status, r.Pipeline, run, t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, extra,
+		d.Round(time.Millisecond), rate, where)
+}
+
+func nonZero(label string, n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s %d", label, n)
+}
+
+// progress shows a live line on a terminal, and a log line every few
+// seconds otherwise.
+type progress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	tty      bool
+	name     string
+	log      *slog.Logger
+	last     time.Time
+	shown    bool
+	interval time.Duration
+}
+
+func newProgress(w io.Writer, name string, log *slog.Logger) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	iv := 10 * time.Second
+	if tty {
+		iv = 200 * time.Millisecond
+	}
+	return &progress{w: w, tty: tty, name: name, log: log, interval: iv, last: time.Now()}
+}
+
+func (p *progress) update(pr engine.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < p.interval {
+		return
+	}
+	p.last = time.Now()
+	t := pr.Tally
+	rate := 0.0
+	if pr.Elapsed > 0 {
+		rate = float64(t.Processed) / pr.Elapsed.Seconds()
+	}
+	if p.tty {
+		line := fmt.Sprintf("%s: %d records  %.0f/s  %s  (rejected %d)", p.name, t.Processed, rate, pr.Elapsed.Round(time.Second), t.Rejected+t.Failed)
+		fmt.Fprintf(p.w, "\r%s\033[K", line)
+		p.shown = true
+		return
+	}
+	p.log.Info("progress", "pipeline", p.name, "processed", t.Processed, "rejected", t.Rejected+t.Failed,
+		"records_per_second", int64(rate), "elapsed", pr.Elapsed.Round(time.Second).String())
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

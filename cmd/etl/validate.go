@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/etl-dev/etl/engine"
+)
+
+func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", stderr)
+	format := fs.String("format", "text", "output format: text or json")
+	paths, err := parseArgs(fs, args)
+	if err != nil {
+		if isUsage(err) {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "etl validate: --format is %q; use text or json\n", *format)
+		return exitUsage
+	}
+	if len(paths) == 0 {
+		paths = []string{"pipelines"}
+	}
+	files, err := pipelineFiles(paths)
+	if err != nil {
+		fmt.Fprintf(stderr, "etl validate: %v\n", err)
+		return exitUsage
+	}
+	loader := engine.NewLoader(reg)
+	var all hcl.Diagnostics
+	invalid := 0
+	for _, f := range files {
+		_, diags := loader.Load(f)
+		if diags.HasErrors() {
+			invalid++
+		}
+		all = append(all, diags...)
+	}
+	if *format == "json" {
+		writeDiagnosticsJSON(stdout, all)
+	} else {
+		writeDiagnostics(stderr, all, loader.Files())
+		errs, warns := count(all)
+		fmt.Fprintf(stdout, "%s checked: %s, %s, %s\n", plural(len(files), "file", "files"),
+			plural(invalid, "invalid", "invalid"), plural(errs, "error", "errors"), plural(warns, "warning", "warnings"))
+	}
+	if invalid > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// pipelineFiles expands directories to the .hcl files below them (testdata
+// folders excluded), sorted; files are kept as given.
+func pipelineFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".hcl") && !strings.HasSuffix(path, ".test.hcl") {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("no .hcl files in %s", p)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func count(diags hcl.Diagnostics) (errs, warns int) {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return errs, warns
+}
+
+// writeDiagnostics prints each diagnostic as
+//
+//	file:line:col: error: Summary
+//	    Detail, saying how to fix it.
+//	     12 |     tabel = "x"
+//	        |     ^
+func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File) {
+	for _, d := range diags {
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		loc := "etl"
+		if d.Subject != nil {
+			loc = fmt.Sprintf("%s:%d:%d", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		fmt.Fprintf(w, "%s: %s: %s\n", loc, sev, d.Summary)
+		if d.Detail != "" {
+			fmt.Fprintf(w, "    %s\n", d.Detail)
+		}
+		if d.Subject != nil {
+			if f, ok := files[d.Subject.Filename]; ok && f != nil {
+				if line, ok := sourceLine(f.Bytes, d.Subject.Start.Line); ok {
+					num := fmt.Sprintf("%5d | ", d.Subject.Start.Line)
+					fmt.Fprintf(w, "%s%s\n", num, line)
+					width := 1
+					if d.Subject.End.Line == d.Subject.Start.Line && d.Subject.End.Column > d.Subject.Start.Column {
+						width = d.Subject.End.Column - d.Subject.Start.Column
+					}
+					pad := caretPad(line, d.Subject.Start.Column-1)
+					fmt.Fprintf(w, "%s%s%s\n", strings.Repeat(" ", len(num)-2)+"| ", pad, strings.Repeat("^", width))
+				}
+			}
+		}
+	}
+}
+
+func sourceLine(src []byte, n int) (string, bool) {
+	lines := strings.Split(string(src), "\n")
+	if n < 1 || n > len(lines) {
+		return "", false
+	}
+	return strings.TrimRight(lines[n-1], "\r"), true
+}
+
+// caretPad is the white space under the first n characters of line (tabs kept).
+func caretPad(line string, n int) string {
+	var b strings.Builder
+	for i, r := range []rune(line) {
+		if i >= n {
+			break
+		}
+		if r == '\t' {
+			b.WriteRune('\t')
+		} else {
+			b.WriteRune(' ')
+		}
+	}
+	return b.String()
+}
+
+type jsonDiagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	EndLine  int    `json:"end_line,omitempty"`
+	EndCol   int    `json:"end_column,omitempty"`
+}
+
+func writeDiagnosticsJSON(w io.Writer, diags hcl.Diagnostics) {
+	out := make([]jsonDiagnostic, 0, len(diags))
+	for _, d := range diags {
+		j := jsonDiagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		if d.Severity == hcl.DiagWarning {
+			j.Severity = "warning"
+		}
+		if d.Subject != nil {
+			j.File, j.Line, j.Column = d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column
+			j.EndLine, j.EndCol = d.Subject.End.Line, d.Subject.End.Column
+		}
+		out = append(out, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(map[string]any{"valid": !diags.HasErrors(), "diagnostics": out})
+}
