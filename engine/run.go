@@ -274,8 +274,13 @@ type sourceBatch struct {
 // joined by channels, so reading the next batch overlaps mapping and loading
 // the last one.
 func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since any, opts RunOptions, log *slog.Logger, res *Result) error {
+	// ctx ends every stage (a write failed, or the caller gave up); readCtx
+	// ends only reading, so on an abort check the batches already mapped
+	// still land.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	readCtx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
 	size := p.batchSize(opts)
 	ordered := false
 	if o, ok := p.Source.(CursorOrdered); ok {
@@ -289,7 +294,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		defer close(raw)
 		var cur []Record
 		n := 0
-		err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: log}, func(r Record) error {
+		err := p.Source.Read(readCtx, ReadOptions{Since: since, Location: p.Location, Logger: log}, func(r Record) error {
 			if opts.Limit > 0 && n >= opts.Limit {
 				return errLimit
 			}
@@ -301,8 +306,8 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 			if len(cur) == size {
 				select {
 				case raw <- sourceBatch{records: cur}:
-				case <-ctx.Done():
-					return ctx.Err()
+				case <-readCtx.Done():
+					return readCtx.Err()
 				}
 				cur = nil
 			}
@@ -314,8 +319,8 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		if err == nil && len(cur) > 0 {
 			select {
 			case raw <- sourceBatch{records: cur}:
-			case <-ctx.Done():
-				err = ctx.Err()
+			case <-readCtx.Done():
+				err = readCtx.Err()
 			}
 		}
 		if err != nil {
@@ -347,7 +352,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 				r, err := tr.apply(rec, row)
 				if err != nil {
 					transErr <- err
-					cancel()
+					cancelRead()
+					for range raw { // let the reader finish
+					}
 					return
 				}
 				if r.cursor != nil {

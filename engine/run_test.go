@@ -1,0 +1,126 @@
+package engine_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/sinks/sqlite"
+)
+
+// runInline loads an inline pipeline whose records and checks are given,
+// and runs it into a fresh SQLite warehouse.
+func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*engine.Result, error, string) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "w.db")
+	src := fmt.Sprintf(`pipeline "p" {
+  system     = "s"
+  entity     = "e"
+  batch_size = 2
+  source "inline" {
+    ordered = true
+    records = %s
+  }
+  incremental {
+    cursor = "n"
+  }
+  map {
+    n    = "int(record.n)"
+    name = "trim(record.name)"
+  }
+  %s
+  sink "warehouse" {
+    url   = "sqlite://%s"
+    table = "t"
+    key   = ["n"]
+  }
+}
+`, records, checks, db)
+	reg := testRegistry()
+	sqlite.Register(reg)
+	p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	res, err := p.Run(context.Background(), reg, opts)
+	return res, err, db
+}
+
+func query(t *testing.T, db, q string) string {
+	t.Helper()
+	conn, err := sql.Open("sqlite", db)
+	require.NoError(t, err)
+	defer conn.Close()
+	rows, err := conn.Query(q)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s sql.NullString
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s.String)
+	}
+	return strings.Join(out, ",")
+}
+
+const fiveRecords = `[{n = 1, name = "a"}, {n = 2, name = " b "}, {n = 3, name = ""}, {n = 4, name = "d"}, {n = 5, name = "e"}]`
+
+func TestRunOutcomes(t *testing.T) {
+	t.Run("warn loads the record and counts it", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, `validate "named" {
+    check   = "name != ''"
+    on_fail = "warn"
+  }`, engine.RunOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, engine.StatusSuccess, res.Status)
+		assert.Equal(t, engine.Tally{Processed: 5, Created: 5, Warned: 1}, res.Tally)
+		assert.Equal(t, "a,b,,d,e", query(t, db, "SELECT name FROM t ORDER BY n"))
+		assert.Equal(t, "5", query(t, db, "SELECT cursor_value FROM etl_state"))
+	})
+	t.Run("abort stops the run with what landed before it", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, `validate "named" {
+    check   = "name != ''"
+    message = "name is empty"
+    on_fail = "abort"
+  }`, engine.RunOptions{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "validate named: name is empty (line 3")
+		assert.Equal(t, engine.StatusFailed, res.Status)
+		// Batches of 2: the first landed, with its cursor; the second aborted.
+		assert.Equal(t, "1,2", query(t, db, "SELECT n FROM t ORDER BY n"))
+		assert.Equal(t, "2", query(t, db, "SELECT cursor_value FROM etl_state"))
+		assert.Equal(t, "failed", query(t, db, "SELECT status FROM etl_sync_history"))
+	})
+	t.Run("reject goes on and ends partial", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, `validate "named" {
+    check = "name != ''"
+  }`, engine.RunOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, engine.StatusPartial, res.Status)
+		assert.Equal(t, engine.Tally{Processed: 5, Created: 4, Rejected: 1}, res.Tally)
+		assert.Equal(t, "validate named|check named failed|3", query(t, db, "SELECT check_name || '|' || reason || '|' || line FROM etl_rejects"))
+	})
+	t.Run("limit stops early", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{Limit: 3})
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), res.Tally.Processed)
+		assert.Equal(t, "1,2,3", query(t, db, "SELECT n FROM t ORDER BY n"))
+	})
+	t.Run("since skips older records inclusively", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{Since: "3"})
+		require.NoError(t, err)
+		assert.Equal(t, engine.Tally{Processed: 3, Created: 3, Skipped: 2}, res.Tally)
+		assert.Equal(t, "3,4,5", query(t, db, "SELECT n FROM t ORDER BY n"))
+	})
+	t.Run("dry run writes nothing", func(t *testing.T) {
+		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{DryRun: true})
+		require.NoError(t, err)
+		assert.Equal(t, int64(5), res.Valid)
+		assert.NoFileExists(t, db)
+	})
+}
