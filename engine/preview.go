@@ -39,26 +39,9 @@ func (p *Pipeline) Preview(ctx context.Context, opts RunOptions, fn func(Outcome
 			return errLimit
 		}
 		n++
-		row := make([]any, len(p.Columns))
-		r, err := tr.apply(&rec, row)
+		o, err := tr.outcome(&rec)
 		if err != nil {
 			return err
-		}
-		o := Outcome{Pos: rec.Pos}
-		switch r.out {
-		case outSkip:
-			o.Skipped = true
-		case outReject:
-			rej := r.reject
-			o.Reject = &rej
-		default:
-			o.Row = make(map[string]any, len(row))
-			for i, c := range p.Columns {
-				o.Row[c.Name] = row[i]
-			}
-			for _, c := range r.warns {
-				o.Warnings = append(o.Warnings, c.Name)
-			}
 		}
 		return fn(o)
 	})
@@ -66,4 +49,44 @@ func (p *Pipeline) Preview(ctx context.Context, opts RunOptions, fn func(Outcome
 		return nil
 	}
 	return err
+}
+
+// Transform runs map and checks on the given records, with no source and
+// no warehouse (for `etl test`). An abort check that fails is an error.
+func (p *Pipeline) Transform(records []Record) ([]Outcome, error) {
+	tr := newTransformer(p, nil)
+	out := make([]Outcome, 0, len(records))
+	for i := range records {
+		o, err := tr.outcome(&records[i])
+		if err != nil {
+			return out, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (t *transformer) outcome(rec *Record) (Outcome, error) {
+	row := make([]any, len(t.p.Columns))
+	r, err := t.apply(rec, row)
+	if err != nil {
+		return Outcome{}, err
+	}
+	o := Outcome{Pos: rec.Pos}
+	switch r.out {
+	case outSkip:
+		o.Skipped = true
+	case outReject:
+		rej := r.reject
+		o.Reject = &rej
+	default:
+		o.Row = make(map[string]any, len(row))
+		for i, c := range t.p.Columns {
+			o.Row[c.Name] = row[i]
+		}
+		for _, c := range r.warns {
+			o.Warnings = append(o.Warnings, c.Name)
+		}
+	}
+	return o, nil
 }

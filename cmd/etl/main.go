@@ -5,6 +5,8 @@
 //	etl validate [FILE|DIR]...      check pipeline files; exit 1 when any is invalid
 //	etl run FILE [flags]            run one pipeline
 //	etl history [flags]             show recent runs
+//	etl test [FILE|DIR]...          run pipelines' test cases
+//	etl fmt [-check] [FILE|DIR]...  format pipeline files
 //
 // Run `etl help` for the flags of each command.
 package main
@@ -63,6 +65,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, reg, args[1:], stdout, stderr)
 	case "history":
 		return cmdHistory(ctx, reg, args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(reg, args[1:], stdout, stderr)
+	case "fmt":
+		return cmdFmt(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -87,6 +93,8 @@ Usage:
       --log-level LEVEL  debug, info, warn or error
       --log-format FMT   text or json
   etl history [--pipeline NAME] [--limit N] [--format table|json] [--warehouse URL]
+  etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
+  etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)
 
 Exit codes: 0 success, 1 failure (validate: invalid files), 2 usage, 3 partial run.
 The warehouse is the sink's url, else ETL_WAREHOUSE_URL, else the SQLite file etl.db here.

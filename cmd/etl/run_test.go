@@ -245,3 +245,34 @@ func TestValidateReportsEachProblemWithItsPosition(t *testing.T) {
 	code, _, _ = runCLI(t, "validate", "--format", "yaml")
 	assert.Equal(t, exitUsage, code)
 }
+
+func TestValidateGitHubAnnotations(t *testing.T) {
+	code, out, _ := runCLI(t, "validate", "--format", "github", "../../engine/testdata/errors/typo_attribute.hcl")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out, "::error file=../../engine/testdata/errors/typo_attribute.hcl,line=11,col=5,endLine=11,endColumn=10,title=Unsupported argument::An argument named \"tabel\" is not expected here. Did you mean \"table\"?\n")
+}
+
+func TestFmtCheckListsUnformattedFilesAndFmtFixesThem(t *testing.T) {
+	dir := t.TempDir()
+	messy := filepath.Join(dir, "messy.hcl")
+	require.NoError(t, os.WriteFile(messy, []byte("pipeline \"p\" {\nsystem=\"s\"\n  entity    = \"e\"\n}\n"), 0o644))
+	tidy := filepath.Join(dir, "tidy.hcl")
+	require.NoError(t, os.WriteFile(tidy, []byte("pipeline \"p\" {\n  system = \"s\"\n}\n"), 0o644))
+
+	code, out, _ := runCLI(t, "fmt", "-check", dir)
+	assert.Equal(t, exitFailed, code)
+	assert.Equal(t, messy+"\n", out)
+
+	code, _, _ = runCLI(t, "fmt", dir)
+	assert.Equal(t, exitOK, code)
+	b, err := os.ReadFile(messy)
+	require.NoError(t, err)
+	assert.Equal(t, "pipeline \"p\" {\n  system = \"s\"\n  entity = \"e\"\n}\n", string(b))
+
+	code, out, _ = runCLI(t, "fmt", "-check", dir)
+	assert.Equal(t, exitOK, code)
+	assert.Empty(t, out)
+
+	code, out, _ = runCLI(t, "fmt", "-check", "../../pipelines")
+	assert.Equal(t, exitOK, code, "shipped pipelines are formatted: %s", out)
+}

@@ -17,7 +17,7 @@ import (
 
 func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", stderr)
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json or github (Actions annotations)")
 	paths, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
@@ -25,8 +25,8 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 		}
 		return exitOK
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "etl validate: --format is %q; use text or json\n", *format)
+	if *format != "text" && *format != "json" && *format != "github" {
+		fmt.Fprintf(stderr, "etl validate: --format is %q; use text, json or github\n", *format)
 		return exitUsage
 	}
 	if len(paths) == 0 {
@@ -47,9 +47,12 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 		}
 		all = append(all, diags...)
 	}
-	if *format == "json" {
+	switch *format {
+	case "json":
 		writeDiagnosticsJSON(stdout, all)
-	} else {
+	case "github":
+		writeDiagnosticsGitHub(stdout, all)
+	default:
 		writeDiagnostics(stderr, all, loader.Files())
 		errs, warns := count(all)
 		fmt.Fprintf(stdout, "%s checked: %s, %s, %s\n", plural(len(files), "file", "files"),
@@ -198,4 +201,42 @@ func writeDiagnosticsJSON(w io.Writer, diags hcl.Diagnostics) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(map[string]any{"valid": !diags.HasErrors(), "diagnostics": out})
+}
+
+// writeDiagnosticsGitHub prints GitHub Actions workflow commands, so each
+// problem shows on its line of the pull request:
+//
+//	::error file=pipelines/x.hcl,line=3,col=5,endLine=3,endColumn=10,title=Unsupported argument::detail
+func writeDiagnosticsGitHub(w io.Writer, diags hcl.Diagnostics) {
+	for _, d := range diags {
+		cmd := "error"
+		if d.Severity == hcl.DiagWarning {
+			cmd = "warning"
+		}
+		props := []string{}
+		if d.Subject != nil {
+			props = append(props,
+				"file="+ghProperty(d.Subject.Filename),
+				fmt.Sprintf("line=%d", d.Subject.Start.Line),
+				fmt.Sprintf("col=%d", d.Subject.Start.Column),
+				fmt.Sprintf("endLine=%d", d.Subject.End.Line),
+				fmt.Sprintf("endColumn=%d", d.Subject.End.Column))
+		}
+		props = append(props, "title="+ghProperty(d.Summary))
+		msg := d.Summary
+		if d.Detail != "" {
+			msg = d.Detail
+		}
+		fmt.Fprintf(w, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(msg))
+	}
+}
+
+// ghData escapes a workflow command's message.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// ghProperty escapes a workflow command's property value.
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
