@@ -276,4 +276,3 @@ func jsonText(v any) string {
 	}
 	return string(b)
 }
-

@@ -27,7 +27,7 @@ func (w *Warehouse) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink postgres: migrate: %w", err)
 	}
-	err = w.withConn(ctx, func(c *conn) error {
+	err = w.withConn(ctx, func(c *pgx.Conn) error {
 		if err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			if err := migrationLock(ctx, tx); err != nil {
 				return err
@@ -82,10 +82,11 @@ func migrationLock(ctx context.Context, tx pgx.Tx) error {
 // schema and the pipeline name) on a connection of its own, held until unlock
 // or Close; the server releases it if the process dies.
 func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, error) {
-	c, err := w.connect(ctx)
+	pc, err := w.acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sink postgres: lock pipeline %q: %w", pipeline, err)
 	}
+	c := pc.Hijack() // out of the pool: only unlock or Close ends this session
 	var ok bool
 	err = c.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('etl:run:' || coalesce(current_schema(), '') || ':' || $1, 0))`, pipeline).Scan(&ok)
 	if err != nil || !ok {
@@ -143,7 +144,7 @@ func (w *Warehouse) StartRun(ctx context.Context, r engine.Run) (int64, error) {
 		started = time.Now()
 	}
 	var id int64
-	err = w.withConn(ctx, func(c *conn) error {
+	err = w.withConn(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `UPDATE etl_sync_history
 				SET status = 'failed', error_message = $2, finished_at = now()
@@ -179,7 +180,7 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	err = w.withConn(ctx, func(c *conn) error {
+	err = w.withConn(ctx, func(c *pgx.Conn) error {
 		tag, err := c.Exec(ctx, `UPDATE etl_sync_history SET
 				finished_at = $2, status = $3,
 				processed = $4, created = $5, updated = $6, unchanged = $7, rejected = $8, failed = $9, skipped = $10, warned = $11,
@@ -202,7 +203,7 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 // State returns the pipeline's saved cursor, or nil.
 func (w *Warehouse) State(ctx context.Context, pipeline string) (*engine.Cursor, error) {
 	var kind, text string
-	err := w.withConn(ctx, func(c *conn) error {
+	err := w.withConn(ctx, func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT cursor_kind, cursor_value FROM etl_state WHERE pipeline = $1`, pipeline).Scan(&kind, &text)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -225,7 +226,7 @@ func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 		limit = 20
 	}
 	var runs []engine.Run
-	err := w.withConn(ctx, func(c *conn) error {
+	err := w.withConn(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 				processed, created, updated, unchanged, rejected, failed, skipped, warned,
 				error_message, configuration, performance_metrics::text

@@ -11,16 +11,15 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/etl-dev/etl/engine"
 )
@@ -32,11 +31,13 @@ func Register(r *engine.Registry) {
 }
 
 // Warehouse is a PostgreSQL database opened as an engine.Warehouse. It is safe
-// for concurrent use; each call takes a connection of its own.
+// for concurrent use; each call takes a connection of its own from a pool
+// (pgxpool: at most pool_max_conns at once, idle ones health-checked; the
+// URL's pool_* parameters tune it).
 type Warehouse struct {
-	cfg  *pgx.ConnConfig
-	desc string
-	pool *pool
+	pool     *pgxpool.Pool
+	password string // kept out of connection errors
+	desc     string
 
 	mu       sync.Mutex
 	locks    map[*pgx.Conn]struct{} // connections holding a pipeline lock
@@ -46,41 +47,35 @@ type Warehouse struct {
 var _ engine.Warehouse = (*Warehouse)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a libpq
-// key=value string, as pgx parses it). It does not migrate. Errors never
+// key=value string, as pgxpool parses it). It does not migrate. Errors never
 // contain the URL's password.
 func Open(ctx context.Context, url string) (engine.Warehouse, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("sink postgres: open: %w", redact(err, urlPassword(url)))
 	}
+	cc := cfg.ConnConfig
 	w := &Warehouse{
-		cfg:   cfg,
-		desc:  "postgres " + net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database,
-		locks: map[*pgx.Conn]struct{}{},
+		password: cc.Password,
+		desc:     "postgres " + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database,
+		locks:    map[*pgx.Conn]struct{}{},
 	}
-	w.pool = &pool{connect: w.connect}
-	c, err := w.pool.acquire(ctx)
+	if w.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
+		if err = w.pool.Ping(ctx); err != nil {
+			w.pool.Close()
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("sink postgres: open %s: %w", w.desc, err)
+		return nil, fmt.Errorf("sink postgres: open %s: %w", w.desc, redact(err, w.password))
 	}
-	w.pool.release(c)
 	return w, nil
-}
-
-// connect opens a new session; its errors never contain the password.
-func (w *Warehouse) connect(ctx context.Context) (*pgx.Conn, error) {
-	c, err := pgx.ConnectConfig(ctx, w.cfg)
-	if err != nil {
-		return nil, redact(err, w.cfg.Password)
-	}
-	return c, nil
 }
 
 // Describe names the warehouse as "postgres host:port/database".
 func (w *Warehouse) Describe() string { return w.desc }
 
 // Close closes the warehouse's connections, releasing any pipeline lock still
-// held.
+// held. It waits for calls in progress to return their connections.
 func (w *Warehouse) Close() error {
 	w.mu.Lock()
 	locks := w.locks
@@ -89,100 +84,24 @@ func (w *Warehouse) Close() error {
 	for c := range locks {
 		_ = releaseLock(c)
 	}
-	w.pool.close()
+	w.pool.Close()
 	return nil
 }
 
-// pool is a minimal connection pool. pgxpool would do, but it needs
-// github.com/jackc/puddle/v2, which go.mod does not carry; a warehouse makes
-// few concurrent calls, so idle connections in a list are enough. Each
-// connection remembers the staging tables its session created.
-type pool struct {
-	connect func(context.Context) (*pgx.Conn, error)
-
-	mu     sync.Mutex
-	idle   []*conn
-	closed bool
-}
-
-// conn is a pooled session.
-type conn struct {
-	*pgx.Conn
-	staging  map[string]string // staging table name by column-type signature
-	lastUsed time.Time
-}
-
-const (
-	maxIdle   = 4
-	pingAfter = 30 * time.Second // an idle connection older than this is pinged before reuse
-)
-
-func (p *pool) acquire(ctx context.Context) (*conn, error) {
-	for {
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			return nil, errors.New("warehouse is closed")
-		}
-		var c *conn
-		if n := len(p.idle); n > 0 {
-			c = p.idle[n-1]
-			p.idle = p.idle[:n-1]
-		}
-		p.mu.Unlock()
-		if c == nil {
-			pc, err := p.connect(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return &conn{Conn: pc, staging: map[string]string{}}, nil
-		}
-		if time.Since(c.lastUsed) < pingAfter || c.Ping(ctx) == nil {
-			return c, nil
-		}
-		_ = c.Close(context.Background())
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// release returns c to the pool, or closes it when it is broken, still in a
-// transaction, or not needed.
-func (p *pool) release(c *conn) {
-	if c.IsClosed() {
-		return
-	}
-	p.mu.Lock()
-	keep := !p.closed && len(p.idle) < maxIdle && c.PgConn().TxStatus() == 'I'
-	if keep {
-		c.lastUsed = time.Now()
-		p.idle = append(p.idle, c)
-	}
-	p.mu.Unlock()
-	if !keep {
-		_ = c.Close(context.Background())
-	}
-}
-
-func (p *pool) close() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	p.mu.Unlock()
-	for _, c := range idle {
-		_ = c.Close(context.Background())
-	}
+// acquire takes a pooled connection; its errors never contain the password.
+func (w *Warehouse) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	c, err := w.pool.Acquire(ctx)
+	return c, redact(err, w.password)
 }
 
 // withConn runs f on a pooled connection.
-func (w *Warehouse) withConn(ctx context.Context, f func(c *conn) error) error {
-	c, err := w.pool.acquire(ctx)
+func (w *Warehouse) withConn(ctx context.Context, f func(c *pgx.Conn) error) error {
+	c, err := w.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer w.pool.release(c)
-	return f(c)
+	defer c.Release()
+	return f(c.Conn())
 }
 
 // redactedError hides a secret in its wrapped error's message.

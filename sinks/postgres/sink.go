@@ -148,7 +148,7 @@ func destination(t engine.Table) pgx.Identifier {
 func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 	err := checkTable(t)
 	if err == nil {
-		err = w.withConn(ctx, func(c *conn) error {
+		err = w.withConn(ctx, func(c *pgx.Conn) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return prepare(ctx, tx, t) })
 		})
 	}
@@ -272,7 +272,7 @@ func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 		return nil
 	}
 	shadow := destination(t).Sanitize()
-	err := w.withConn(ctx, func(c *conn) error {
+	err := w.withConn(ctx, func(c *pgx.Conn) error {
 		if !ok {
 			_, err := c.Exec(ctx, "DROP TABLE IF EXISTS "+shadow)
 			return err
@@ -327,7 +327,7 @@ func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (
 	}
 	var counts engine.Counts
 	if err == nil {
-		err = w.withConn(ctx, func(c *conn) (err error) {
+		err = w.withConn(ctx, func(c *pgx.Conn) (err error) {
 			counts, err = w.write(ctx, c, t, b)
 			return err
 		})
@@ -338,11 +338,11 @@ func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (
 	return counts, nil
 }
 
-func (w *Warehouse) write(ctx context.Context, c *conn, t engine.Table, b engine.Batch) (engine.Counts, error) {
+func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) (engine.Counts, error) {
 	var staging string
 	if t.Mode == engine.ModeUpsert && len(b.Rows) > 0 {
 		var err error
-		if staging, err = c.stagingTable(ctx, t.Columns); err != nil {
+		if staging, err = stagingTable(ctx, c, t.Columns); err != nil {
 			return engine.Counts{}, err
 		}
 	}
@@ -466,17 +466,24 @@ func stagingColumns(n int) []string {
 // creating it on first use. Staging tables are positional (c1…cn, seq), so
 // every target whose columns have the same types shares one; they are
 // TEMP … ON COMMIT DELETE ROWS, so each Write finds its staging table empty,
-// and created outside the Write's transaction, so a rollback keeps them.
-func (c *conn) stagingTable(ctx context.Context, cols []engine.Column) (string, error) {
+// and created outside the Write's transaction, so a rollback keeps them. The
+// session remembers its staging tables in its CustomData, which lives and dies
+// with it, as the tables do.
+func stagingTable(ctx context.Context, c *pgx.Conn, cols []engine.Column) (string, error) {
+	staging, _ := c.PgConn().CustomData()["etl_staging"].(map[string]string) // name by column-type signature
+	if staging == nil {
+		staging = map[string]string{}
+		c.PgConn().CustomData()["etl_staging"] = staging
+	}
 	types := make([]string, len(cols))
 	for i, col := range cols {
 		types[i] = wireType(col.Type)
 	}
 	sig := strings.Join(types, ",")
-	if name, ok := c.staging[sig]; ok {
+	if name, ok := staging[sig]; ok {
 		return name, nil
 	}
-	name := "etl_staging_" + strconv.Itoa(len(c.staging)+1)
+	name := "etl_staging_" + strconv.Itoa(len(staging)+1)
 	names := stagingColumns(len(cols))
 	defs := make([]string, len(names))
 	for i, n := range names[:len(cols)] {
@@ -486,7 +493,7 @@ func (c *conn) stagingTable(ctx context.Context, cols []engine.Column) (string, 
 	if _, err := c.Exec(ctx, "CREATE TEMP TABLE "+name+" ("+strings.Join(defs, ", ")+") ON COMMIT DELETE ROWS"); err != nil {
 		return "", fmt.Errorf("create staging table: %w", err)
 	}
-	c.staging[sig] = name
+	staging[sig] = name
 	return name, nil
 }
 
