@@ -209,6 +209,13 @@ type TableNamer interface {
 	TableName(t Table) string
 }
 
+// TablePlanner is implemented by warehouses that can tell, changing
+// nothing, which statements Prepare would run for t: none when the table
+// exists and matches. `etl plan` shows them.
+type TablePlanner interface {
+	PlanTable(ctx context.Context, t Table) ([]string, error)
+}
+
 // SinkDriver opens warehouses for the URL schemes it serves.
 type SinkDriver struct {
 	Name    string   // "postgres", "sqlite"

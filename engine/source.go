@@ -117,6 +117,14 @@ type Describer interface {
 	Describe() string
 }
 
+// ReadPlanner is implemented by sources that can describe, without
+// sending it, the first request or query a run with opts would make
+// ("GET https://api.hubapi.com/crm/v3/objects/contacts?limit=100", "SELECT …
+// WHERE updated_at >= ? ORDER BY …"), secrets left out. `etl plan` shows it.
+type ReadPlanner interface {
+	PlanRead(opts ReadOptions) string
+}
+
 // Closer is implemented by sources that hold resources between runs.
 type Closer interface {
 	Close() error

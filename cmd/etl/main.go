@@ -4,6 +4,7 @@
 //
 //	etl validate [FILE|DIR]...      check pipeline files; exit 1 when any is invalid
 //	etl run FILE [flags]            run one pipeline
+//	etl plan FILE                   what run would do, without doing it
 //	etl history [flags]             show recent runs
 //	etl test [FILE|DIR]...          run pipelines' test cases
 //	etl fmt [-check] [FILE|DIR]...  format pipeline files
@@ -69,6 +70,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdTest(reg, args[1:], stdout, stderr)
 	case "fmt":
 		return cmdFmt(args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, reg, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -92,6 +95,8 @@ Usage:
       --warehouse URL    land in this warehouse (overrides the sink url and ETL_WAREHOUSE_URL)
       --log-level LEVEL  debug, info, warn or error
       --log-format FMT   text or json
+  etl plan FILE [--since DATE] [--full-refresh] [--warehouse URL]
+                                                    what run would do: source, cursor, columns, checks, DDL
   etl history [--pipeline NAME] [--limit N] [--format table|json] [--warehouse URL]
   etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
   etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)

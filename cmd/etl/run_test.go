@@ -276,3 +276,35 @@ func TestFmtCheckListsUnformattedFilesAndFmtFixesThem(t *testing.T) {
 	code, out, _ = runCLI(t, "fmt", "-check", "../../pipelines")
 	assert.Equal(t, exitOK, code, "shipped pipelines are formatted: %s", out)
 }
+
+func TestPlanShowsColumnsCursorAndDDLWithoutWriting(t *testing.T) {
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "contacts.csv")
+	writeContacts(t, csvPath, 3, goodContact)
+	db := filepath.Join(dir, "w.db")
+	pl := filepath.Join(dir, "contacts.hcl")
+	require.NoError(t, os.WriteFile(pl, []byte(contactsPipeline(csvPath, fmt.Sprintf("url = %q", "sqlite://"+db))), 0o644))
+
+	code, out, errOut := runCLI(t, "plan", pl)
+	require.Equal(t, exitOK, code, errOut)
+	for _, want := range []string{
+		"source:     csv " + csvPath,
+		"cursor:     none saved (none): reads everything",
+		"target:     sqlite " + db + " table crm__contacts, upsert on id",
+		"amount      decimal    decimal(record.amount)",
+		"has_email  reject   email != nil  contact has no email",
+		`CREATE TABLE IF NOT EXISTS "crm__contacts"`,
+	} {
+		assert.Contains(t, out, want)
+	}
+
+	code, _, _ = runCLI(t, "run", pl)
+	require.Equal(t, exitOK, code)
+	code, out, _ = runCLI(t, "plan", pl)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "cursor:     2024-01-01T00:00:03Z (saved): reads records from it on, inclusive")
+	assert.Contains(t, out, "DDL: none; the table matches")
+	code, out, _ = runCLI(t, "plan", pl, "--since", "2024-01-01")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "cursor:     2024-01-01T00:00:00Z (--since)")
+}

@@ -213,34 +213,72 @@ func (w *Warehouse) prepare(ctx context.Context, t engine.Table) error {
 		return tx.Commit()
 	}
 
-	name := TableName(t)
-	if _, err := tx.ExecContext(ctx, createSQL(t, name)); err != nil {
-		return fmt.Errorf("create table %s: %w", name, err)
-	}
-	have, pk, err := tableColumns(ctx, tx, name)
+	stmts, err := tableDDL(ctx, tx, t)
 	if err != nil {
 		return err
 	}
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// tableDDL returns the statements that make t's table ready: CREATE TABLE
+// when it is missing, ADD COLUMN for each column it lacks, none when it
+// matches. In upsert mode an existing table whose key is not its primary key
+// or a unique index is an error. Prepare runs them; PlanTable shows them.
+func tableDDL(ctx context.Context, tx *sql.Tx, t engine.Table) ([]string, error) {
+	name := TableName(t)
+	have, pk, err := tableColumns(ctx, tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(have) == 0 {
+		return []string{createSQL(t, name)}, nil
+	}
+	var stmts []string
 	for _, c := range t.Columns {
 		if have[foldASCII(c.Name)] {
 			continue
 		}
 		typ, _ := sqlType(c.Type)
-		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+quote(name)+" ADD COLUMN "+quote(c.Name)+" "+typ); err != nil {
-			return fmt.Errorf("add column %s: %w", c.Name, err)
-		}
+		stmts = append(stmts, "ALTER TABLE "+quote(name)+" ADD COLUMN "+quote(c.Name)+" "+typ)
 	}
 	if t.Mode == engine.ModeUpsert {
 		ok, err := keyIsUnique(ctx, tx, name, keySet(t), pk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
-			return fmt.Errorf("existing table %s has no primary key or unique index on exactly (%s), which upsert needs; add one, or load it in append mode",
+			return nil, fmt.Errorf("existing table %s has no primary key or unique index on exactly (%s), which upsert needs; add one, or load it in append mode",
 				name, strings.Join(t.Key, ", "))
 		}
 	}
-	return tx.Commit()
+	return stmts, nil
+}
+
+// PlanTable returns the statements Prepare would run for t, changing
+// nothing: none when the table exists and matches. In replace mode that is
+// the CREATE TABLE of the new table the run loads and swaps in.
+func (w *Warehouse) PlanTable(ctx context.Context, t engine.Table) ([]string, error) {
+	if err := checkTable(t); err != nil {
+		return nil, fmt.Errorf("sink sqlite: plan %s: %w", t.QualifiedName(), err)
+	}
+	if t.Mode == engine.ModeReplace {
+		return []string{createSQL(t, newTableName(t))}, nil
+	}
+	tx, err := w.ro.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: plan %s: %w", t.QualifiedName(), err)
+	}
+	defer tx.Rollback()
+	stmts, err := tableDDL(ctx, tx, t)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: plan %s: %w", t.QualifiedName(), err)
+	}
+	return stmts, nil
 }
 
 // tableColumns returns the table's column names (folded) and its primary key

@@ -55,7 +55,10 @@ type Warehouse struct {
 	locks map[*os.File]struct{} // run locks held, released by Close
 }
 
-var _ engine.Warehouse = (*Warehouse)(nil)
+var (
+	_ engine.Warehouse    = (*Warehouse)(nil)
+	_ engine.TablePlanner = (*Warehouse)(nil)
+)
 
 // Open opens (creating when missing) the SQLite database the URL names:
 // sqlite://etl.db, sqlite:etl.db and file:etl.db are relative to the working

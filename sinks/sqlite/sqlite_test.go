@@ -1351,3 +1351,31 @@ func TestHostileIdentifiers(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanTableShowsWhatPrepareWouldRun(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t)
+	tb := engine.Table{Schema: "crm", Name: "people", Mode: engine.ModeUpsert, Key: []string{"id"},
+		Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText}}}
+
+	ddl, err := w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Equal(t, []string{`CREATE TABLE IF NOT EXISTS "crm__people" ("id" INTEGER NOT NULL, "name" TEXT, PRIMARY KEY ("id"))`}, ddl)
+	ddl, err = w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Len(t, ddl, 1, "planning changes nothing")
+
+	require.NoError(t, w.Prepare(ctx, tb))
+	ddl, err = w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Empty(t, ddl, "the table matches")
+
+	tb.Columns = append(tb.Columns, engine.Column{Name: "born", Type: engine.TypeDate})
+	ddl, err = w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Equal(t, []string{`ALTER TABLE "crm__people" ADD COLUMN "born" TEXT`}, ddl)
+
+	tb.Key = []string{"name"}
+	_, err = w.PlanTable(ctx, tb)
+	assert.ErrorContains(t, err, "no primary key or unique index on exactly (name)")
+}
