@@ -93,4 +93,3 @@ func (p *Pipeline) Plan(ctx context.Context, reg *Registry, opts RunOptions) (*P
 	}
 	return pl, nil
 }
-

@@ -86,16 +86,16 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 	if err != nil {
 		return nil, fmt.Errorf("sink postgres: lock pipeline %q: %w", pipeline, err)
 	}
-	c := pc.Hijack() // out of the pool: only unlock or Close ends this session
 	var ok bool
-	err = c.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('etl:run:' || coalesce(current_schema(), '') || ':' || $1, 0))`, pipeline).Scan(&ok)
+	err = pc.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('etl:run:' || coalesce(current_schema(), '') || ':' || $1, 0))`, pipeline).Scan(&ok)
 	if err != nil || !ok {
-		_ = c.Close(context.Background())
+		pc.Release()
 		if err == nil {
 			err = engine.ErrLocked
 		}
 		return nil, fmt.Errorf("sink postgres: lock pipeline %q: %w", pipeline, err)
 	}
+	c := pc.Hijack() // out of the pool: only unlock or Close ends this session
 	w.mu.Lock()
 	w.locks[c] = struct{}{}
 	w.mu.Unlock()

@@ -31,9 +31,9 @@ func Register(r *engine.Registry) {
 }
 
 // Warehouse is a PostgreSQL database opened as an engine.Warehouse. It is safe
-// for concurrent use; each call takes a connection of its own from a pool
-// (pgxpool: at most pool_max_conns at once, idle ones health-checked; the
-// URL's pool_* parameters tune it).
+// for concurrent use; each call takes a pooled connection of its own. The
+// URL's pool_* parameters (pool_max_conns, …) tune the pool, as
+// pgxpool.ParseConfig documents.
 type Warehouse struct {
 	pool     *pgxpool.Pool
 	password string // kept out of connection errors

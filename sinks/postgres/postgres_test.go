@@ -299,7 +299,7 @@ func TestConnectionErrorIsReturnedIntegration(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close(ctx)
 	var killed int
-	require.NoError(t, c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed))
+	require.NoError(t, c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&killed))
 	require.Positive(t, killed)
 	time.Sleep(100 * time.Millisecond)
 
@@ -627,4 +627,37 @@ func TestConcurrentPrepareIntegration(t *testing.T) {
 	for i, err := range errs {
 		assert.NoError(t, err, "prepare %d", i)
 	}
+}
+
+func TestPoolSessionsIntegration(t *testing.T) {
+	ctx := context.Background()
+	app := fmt.Sprint("etl_sessions_", time.Now().UnixNano())
+	w := openURL(t, pgtest.URL(t)+"&application_name="+app)
+	require.NoError(t, w.Migrate(ctx))
+	tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = w.Write(ctx, tb, origins(tb, []any{int64(i)})) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "write %d: each session has its own staging table", i)
+	}
+
+	w.pool.Reset() // ends the sessions and their staging tables
+	counts, err := w.Write(ctx, tb, origins(tb, []any{int64(100)}))
+	require.NoError(t, err, "a new session makes its staging table again")
+	assert.Equal(t, engine.Counts{Created: 1}, counts)
+
+	_, err = w.Lock(ctx, "p")
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	c := connect(t, w)
+	assert.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n))
+		return n == 0
+	}, 5*time.Second, 20*time.Millisecond, "Close ends every session, the lock's included")
 }

@@ -470,10 +470,11 @@ func stagingColumns(n int) []string {
 // session remembers its staging tables in its CustomData, which lives and dies
 // with it, as the tables do.
 func stagingTable(ctx context.Context, c *pgx.Conn, cols []engine.Column) (string, error) {
-	staging, _ := c.PgConn().CustomData()["etl_staging"].(map[string]string) // name by column-type signature
-	if staging == nil {
+	data := c.PgConn().CustomData()
+	staging, ok := data["etl_staging"].(map[string]string) // name by column-type signature
+	if !ok {
 		staging = map[string]string{}
-		c.PgConn().CustomData()["etl_staging"] = staging
+		data["etl_staging"] = staging
 	}
 	types := make([]string, len(cols))
 	for i, col := range cols {
