@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,25 @@ func TestANullKeyRejectsTheRecord(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, []string{"row", "map id: key column id is null", "map id: key column id is null"}, got)
+}
+
+func TestProgressETA(t *testing.T) {
+	cases := []struct {
+		name string
+		p    engine.Progress
+		want time.Duration
+		ok   bool
+	}{
+		{"a quarter in ten seconds", engine.Progress{Elapsed: 10 * time.Second, SourceDone: 25, SourceTotal: 100}, 30 * time.Second, true},
+		{"done", engine.Progress{Elapsed: time.Second, SourceDone: 100, SourceTotal: 100}, 0, true},
+		{"size unknown", engine.Progress{Elapsed: time.Second, SourceDone: 100}, 0, false},
+		{"nothing read yet", engine.Progress{Elapsed: time.Second, SourceTotal: 100}, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			left, ok := c.p.ETA()
+			assert.Equal(t, c.ok, ok)
+			assert.Equal(t, c.want, left)
+		})
+	}
 }

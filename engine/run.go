@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,23 @@ type Progress struct {
 	Tally   Tally
 	Batches int
 	Elapsed time.Duration
+	// SourceDone and SourceTotal are how far the source has read, in its
+	// own unit (bytes of a CSV file, records an API reported); SourceTotal
+	// is 0 when the source cannot tell.
+	SourceDone, SourceTotal int64
+}
+
+// ETA estimates the time left from the source's progress; ok is false when
+// the source does not report its size.
+func (p Progress) ETA() (left time.Duration, ok bool) {
+	if p.SourceTotal <= 0 || p.SourceDone <= 0 || p.Elapsed <= 0 {
+		return 0, false
+	}
+	if p.SourceDone >= p.SourceTotal {
+		return 0, true
+	}
+	rest := float64(p.SourceTotal-p.SourceDone) / float64(p.SourceDone)
+	return time.Duration(rest * float64(p.Elapsed)), true
 }
 
 // Result is the outcome of a run.
@@ -288,13 +306,18 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 	}
 
 	// Stage 1: read.
+	var srcDone, srcTotal atomic.Int64
 	raw := make(chan sourceBatch, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(raw)
 		var cur []Record
 		n := 0
-		err := p.Source.Read(readCtx, ReadOptions{Since: since, Location: p.Location, Logger: log}, func(r Record) error {
+		ropts := ReadOptions{Since: since, Location: p.Location, Logger: log, Progress: func(done, total int64) {
+			srcDone.Store(done)
+			srcTotal.Store(total)
+		}}
+		err := p.Source.Read(readCtx, ropts, func(r Record) error {
 			if opts.Limit > 0 && n >= opts.Limit {
 				return errLimit
 			}
@@ -440,7 +463,8 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		t.Unchanged += int64(c.Unchanged)
 		t.Failed += int64(c.Failed)
 		if opts.Progress != nil {
-			opts.Progress(Progress{Tally: *t, Batches: batches, Elapsed: time.Since(res.Started)})
+			opts.Progress(Progress{Tally: *t, Batches: batches, Elapsed: time.Since(res.Started),
+				SourceDone: srcDone.Load(), SourceTotal: srcTotal.Load()})
 		}
 	}
 	rerr := <-readErr

@@ -82,6 +82,11 @@ type ReadOptions struct {
 	Location *time.Location
 	// Logger receives the source's own progress and retry messages.
 	Logger *slog.Logger
+	// Progress, when not nil, may be called by a source that knows how far
+	// it has come: done and total in one unit (bytes of a file, records an
+	// API reported), total 0 when unknown. It is cheap and safe to call from
+	// any goroutine; calling it every few hundred kilobytes is plenty.
+	Progress func(done, total int64)
 }
 
 // Source reads records from one system.

@@ -165,14 +165,22 @@ func (p *progress) update(pr engine.Progress) {
 	if pr.Elapsed > 0 {
 		rate = float64(t.Processed) / pr.Elapsed.Seconds()
 	}
+	eta := ""
+	if left, ok := pr.ETA(); ok {
+		eta = fmt.Sprintf("  ETA %s (%.0f%%)", left.Round(time.Second), 100*float64(pr.SourceDone)/float64(pr.SourceTotal))
+	}
 	if p.tty {
-		line := fmt.Sprintf("%s: %d records  %.0f/s  %s  (rejected %d)", p.name, t.Processed, rate, pr.Elapsed.Round(time.Second), t.Rejected+t.Failed)
+		line := fmt.Sprintf("%s: %d records  %.0f/s  %s%s  (rejected %d)", p.name, t.Processed, rate, pr.Elapsed.Round(time.Second), eta, t.Rejected+t.Failed)
 		fmt.Fprintf(p.w, "\r%s\033[K", line)
 		p.shown = true
 		return
 	}
-	p.log.Info("progress", "pipeline", p.name, "processed", t.Processed, "rejected", t.Rejected+t.Failed,
-		"records_per_second", int64(rate), "elapsed", pr.Elapsed.Round(time.Second).String())
+	args := []any{"pipeline", p.name, "processed", t.Processed, "rejected", t.Rejected + t.Failed,
+		"records_per_second", int64(rate), "elapsed", pr.Elapsed.Round(time.Second).String()}
+	if left, ok := pr.ETA(); ok {
+		args = append(args, "eta", left.Round(time.Second).String())
+	}
+	p.log.Info("progress", args...)
 }
 
 func (p *progress) done() {

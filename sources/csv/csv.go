@@ -187,12 +187,61 @@ func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(en
 	if err != nil {
 		return err
 	}
+	prog := &progress{report: opts.Progress}
+	if prog.report != nil {
+		for _, f := range files {
+			if st, err := os.Stat(f.path); err == nil {
+				prog.total += st.Size()
+			}
+		}
+	}
 	for _, f := range files {
-		if err := s.readFile(ctx, opts, f, emit); err != nil {
+		if err := s.readFile(ctx, opts, f, prog, emit); err != nil {
 			return err
 		}
 	}
+	prog.flush()
 	return nil
+}
+
+// progress counts the bytes read across a run's files for
+// ReadOptions.Progress, reporting every progressEvery bytes.
+type progress struct {
+	report      func(done, total int64)
+	done, total int64
+	unreported  int64
+}
+
+const progressEvery = 256 << 10
+
+func (p *progress) add(n int) {
+	if p.report == nil {
+		return
+	}
+	p.done += int64(n)
+	p.unreported += int64(n)
+	if p.unreported >= progressEvery {
+		p.flush()
+	}
+}
+
+func (p *progress) flush() {
+	if p.report != nil {
+		p.unreported = 0
+		p.report(p.done, p.total)
+	}
+}
+
+// countingReader tells progress how many bytes its reader gave.
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.add(n)
+	return n, err
 }
 
 // file is one file to read: its path on disk, and its name in positions and
@@ -244,7 +293,7 @@ func hasMeta(path string) bool {
 }
 
 // readFile emits the records of one file.
-func (s *Source) readFile(ctx context.Context, opts engine.ReadOptions, f file, emit func(engine.Record) error) error {
+func (s *Source) readFile(ctx context.Context, opts engine.ReadOptions, f file, prog *progress, emit func(engine.Record) error) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		var pe *fs.PathError
@@ -254,7 +303,7 @@ func (s *Source) readFile(ctx context.Context, opts engine.ReadOptions, f file, 
 		return fmt.Errorf("csv: open %s: %w", f.name, err)
 	}
 	defer fh.Close()
-	return s.readStream(ctx, opts, f.name, fh, emit)
+	return s.readStream(ctx, opts, f.name, countingReader{fh, prog}, emit)
 }
 
 // readStream emits the records of the file called name, read from src.

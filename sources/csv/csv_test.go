@@ -676,3 +676,28 @@ func TestExampleHCL(t *testing.T) {
 	require.False(t, diags.HasErrors(), diags.Error())
 	assert.Equal(t, "csv exports/salespro/users-*.csv", s.(engine.Describer).Describe())
 }
+
+func TestReadReportsBytesAgainstTheFilesTotal(t *testing.T) {
+	dir := t.TempDir()
+	var body strings.Builder
+	body.WriteString("id,name\n")
+	for i := 0; i < 40000; i++ {
+		fmt.Fprintf(&body, "%d,name %d\n", i, i)
+	}
+	for _, name := range []string{"a.csv", "b.csv"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body.String()), 0o644))
+	}
+	s := mustDecode(t, dir, `source "csv" { path = "*.csv" }`)
+	var calls [][2]int64
+	err := s.Read(context.Background(), engine.ReadOptions{Progress: func(done, total int64) {
+		calls = append(calls, [2]int64{done, total})
+	}}, func(engine.Record) error { return nil })
+	require.NoError(t, err)
+	size := int64(2 * body.Len())
+	require.Greater(t, len(calls), 2, "reports along the way, not only at the end")
+	assert.Equal(t, [2]int64{size, size}, calls[len(calls)-1])
+	for i := 1; i < len(calls); i++ {
+		assert.GreaterOrEqual(t, calls[i][0], calls[i-1][0])
+		assert.Equal(t, size, calls[i][1])
+	}
+}
