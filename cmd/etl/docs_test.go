@@ -1,11 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,6 +50,53 @@ func hclAttributes(t reflect.Type) []string {
 			continue
 		}
 		out = append(out, name)
+	}
+	return out
+}
+
+// TestReadmeExamplesParseAndLoad checks every ```hcl example in the README:
+// each parses; each whole pipeline loads (types, functions and all) with the
+// real registry; each test block decodes as etl test reads it.
+func TestReadmeExamplesParseAndLoad(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	blocks := fencedBlocks(string(b), "hcl")
+	require.NotEmpty(t, blocks)
+	pipelines := 0
+	for i, src := range blocks {
+		name := fmt.Sprintf("README.md example %d", i+1)
+		f, diags := hclsyntax.ParseConfig([]byte(src), name, hcl.InitialPos)
+		require.False(t, diags.HasErrors(), "%s does not parse: %v\n%s", name, diags, src)
+		body := f.Body.(*hclsyntax.Body)
+		if len(body.Blocks) > 0 && body.Blocks[0].Type == "pipeline" {
+			pipelines++
+			loader := engine.NewLoader(newRegistry())
+			// Examples name files relative to pipelines/.
+			_, diags := loader.LoadSource(filepath.Join("../../pipelines", "example.hcl"), []byte(src))
+			assert.False(t, diags.HasErrors(), "%s does not load: %v", name, diags)
+		}
+		if len(body.Blocks) > 0 && body.Blocks[0].Type == "test" {
+			var tf testFile
+			diags := gohcl.DecodeBody(f.Body, nil, &tf)
+			assert.False(t, diags.HasErrors(), "%s is not a valid test file: %v", name, diags)
+		}
+	}
+	assert.Positive(t, pipelines, "the README shows at least one whole pipeline")
+}
+
+// fencedBlocks returns the bodies of the ```lang fenced blocks in markdown.
+func fencedBlocks(md, lang string) []string {
+	var out []string
+	lines := strings.Split(md, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```"+lang {
+			continue
+		}
+		var body []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			body = append(body, lines[i])
+		}
+		out = append(out, strings.Join(body, "\n")+"\n")
 	}
 	return out
 }
