@@ -18,6 +18,8 @@ type pipelineConfig struct {
 	Description string              `hcl:"description,optional"`
 	BatchSize   *int                `hcl:"batch_size,optional"`
 	Timezone    *string             `hcl:"timezone,optional"`
+	MaxRejects  hcl.Expression      `hcl:"max_rejects,optional"`
+	Mask        []string            `hcl:"mask,optional"`
 	Sources     []sourceConfig      `hcl:"source,block"`
 	Incremental []incrementalConfig `hcl:"incremental,block"`
 	Maps        []mapConfig         `hcl:"map,block"`

@@ -33,6 +33,12 @@ type Pipeline struct {
 	SourceKind string
 	Source     Source
 
+	// MaxRejects is the run's error budget: past it the run stops, failed.
+	MaxRejects RejectBudget
+	// Mask names source fields whose values are replaced by "[masked]" in
+	// the raw records stored with rejects (PII).
+	Mask []string
+
 	Columns []*MappedColumn // in declaration order
 	Checks  []*Check
 	Cursor  *Program // the incremental cursor; nil when the pipeline is not incremental
@@ -172,6 +178,11 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 			p.Location = loc
 		}
 	}
+
+	budget, bdiags := parseBudget(pc.MaxRejects, ctx)
+	diags = append(diags, bdiags...)
+	p.MaxRejects = budget
+	p.Mask = pc.Mask
 
 	// Source.
 	var fields []string

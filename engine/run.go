@@ -462,6 +462,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		t.Updated += int64(c.Updated)
 		t.Unchanged += int64(c.Unchanged)
 		t.Failed += int64(c.Failed)
+		if p.MaxRejects.exceeded(t.Rejected+t.Failed, t.Processed, false) {
+			writeErr = budgetError(p.MaxRejects, t.Rejected+t.Failed, t.Processed)
+			cancel()
+		}
 		if opts.Progress != nil {
 			opts.Progress(Progress{Tally: *t, Batches: batches, Elapsed: time.Since(res.Started),
 				SourceDone: srcDone.Load(), SourceTotal: srcTotal.Load()})
@@ -479,6 +483,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 			return fmt.Errorf("interrupted: %w", rerr)
 		}
 		return rerr
+	}
+
+	if bad := res.Tally.Rejected + res.Tally.Failed; p.MaxRejects.exceeded(bad, res.Tally.Processed, true) {
+		return budgetError(p.MaxRejects, bad, res.Tally.Processed)
 	}
 
 	// The whole source was read and landed. An unordered source's cursor is

@@ -18,12 +18,17 @@ import (
 // runInline loads an inline pipeline whose records and checks are given,
 // and runs it into a fresh SQLite warehouse.
 func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*engine.Result, error, string) {
+	return runInlineWith(t, records, checks, "max_rejects = 10", opts)
+}
+
+func runInlineWith(t *testing.T, records, checks, settings string, opts engine.RunOptions) (*engine.Result, error, string) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "w.db")
 	src := fmt.Sprintf(`pipeline "p" {
   system     = "s"
   entity     = "e"
   batch_size = 2
+  %s
   source "inline" {
     ordered = true
     records = %s
@@ -42,7 +47,7 @@ func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*e
     key   = ["n"]
   }
 }
-`, records, checks, db)
+`, settings, records, checks, db)
 	reg := testRegistry()
 	sqlite.Register(reg)
 	p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
@@ -123,4 +128,73 @@ func TestRunOutcomes(t *testing.T) {
 		assert.Equal(t, int64(5), res.Valid)
 		assert.NoFileExists(t, db)
 	})
+}
+
+func TestRejectBudget(t *testing.T) {
+	empty := `validate "named" {
+    check = "name != ''"
+  }`
+	records := `[{n = 1, name = ""}, {n = 2, name = "b"}, {n = 3, name = ""}, {n = 4, name = "d"}, {n = 5, name = ""}]`
+	cases := []struct {
+		name     string
+		settings string
+		err      string
+		landed   string
+	}{
+		{"strict by default: the first reject fails the run after its batch", "", "max_rejects exceeded: 1 of 2 records rejected or refused (budget 0)", "2"},
+		{"a count below the budget is partial", "max_rejects = 3", "", "2,4"},
+		{"a count past the budget fails", "max_rejects = 2", "max_rejects exceeded: 3 of 5 records rejected or refused (budget 2)", "2,4"},
+		{"a percentage is enforced at the end", `max_rejects = "50%"`, "max_rejects exceeded: 3 of 5 records rejected or refused (budget 50%)", "2,4"},
+		{"a percentage within budget is partial", `max_rejects = "60%"`, "", "2,4"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err, db := runInlineWith(t, records, empty, c.settings, engine.RunOptions{})
+			if c.err == "" {
+				require.NoError(t, err)
+				assert.Equal(t, engine.StatusPartial, res.Status)
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.err)
+				assert.Equal(t, engine.StatusFailed, res.Status)
+				assert.Equal(t, "failed", query(t, db, "SELECT status FROM etl_sync_history"))
+			}
+			assert.Equal(t, c.landed, query(t, db, "SELECT n FROM t ORDER BY n"))
+		})
+	}
+}
+
+func TestInvalidBudgetIsAValidateError(t *testing.T) {
+	for _, v := range []string{`-1`, `1.5`, `"abc"`, `"0%"`, `"101%"`, `true`} {
+		src := fmt.Sprintf(`pipeline "p" {
+  system      = "s"
+  entity      = "e"
+  max_rejects = %s
+  source "inline" { records = [] }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`, v)
+		_, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", []byte(src))
+		require.True(t, diags.HasErrors(), v)
+		assert.Equal(t, "Invalid max_rejects", diags[0].Summary, v)
+		assert.Equal(t, 4, diags[0].Subject.Start.Line, v)
+	}
+}
+
+func TestMaskedFieldsNeverReachTheRejects(t *testing.T) {
+	records := `[{n = 1, name = "", email = "ann@example.com", phone = "5551234567"}]`
+	_, err, db := runInlineWith(t, records, `validate "named" {
+    check = "name != ''"
+  }`, `max_rejects = 5
+  mask        = ["email", "phone"]`, engine.RunOptions{})
+	require.NoError(t, err)
+	got := query(t, db, "SELECT record FROM etl_rejects")
+	assert.Contains(t, got, `"email":"[masked]"`)
+	assert.Contains(t, got, `"phone":"[masked]"`)
+	assert.NotContains(t, got, "ann@example.com")
+	assert.NotContains(t, got, "5551234567")
 }

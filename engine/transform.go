@@ -134,7 +134,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 func (t *transformer) rejectRec(rec *Record, check, reason string) recordResult {
 	return recordResult{out: outReject, reject: Reject{
 		Pos:    rec.Pos,
-		Record: t.p.Redact(rec.RawText()),
+		Record: t.p.Redact(t.p.rawRecord(rec)),
 		Check:  check,
 		Reason: t.p.Redact(reason),
 	}}
@@ -148,4 +148,26 @@ func exprMessage(err error) string {
 		return fe.Message
 	}
 	return err.Error()
+}
+
+// rawRecord is a record's raw form for the rejects table: as the source had
+// it, or, when the pipeline masks fields, its fields as JSON with the masked
+// ones replaced (the raw text cannot be masked field by field).
+func (p *Pipeline) rawRecord(rec *Record) string {
+	if len(p.Mask) == 0 {
+		return rec.RawText()
+	}
+	if rec.Fields == nil {
+		return "[masked: the source could not parse this record, so no field could be masked]"
+	}
+	masked := make(map[string]any, len(rec.Fields))
+	for k, v := range rec.Fields {
+		masked[k] = v
+	}
+	for _, f := range p.Mask {
+		if _, ok := masked[f]; ok {
+			masked[f] = "[masked]"
+		}
+	}
+	return (&Record{Fields: masked}).RawText()
 }

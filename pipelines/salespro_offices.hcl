@@ -3,6 +3,9 @@ pipeline "salespro_offices" {
   system     = "salespro"
   entity     = "offices"
   batch_size = 500
+  # Exports carry a few hand-typed rows that fail; past this many the run
+  # fails instead of ending partial.
+  max_rejects = 10
 
   source "csv" {
     path = env("SALESPRO_OFFICES_CSV", "samples/salespro_offices.csv")

@@ -20,9 +20,10 @@ import (
 // on updated_at, with one reject check.
 func contactsPipeline(csvPath, extra string) string {
 	return fmt.Sprintf(`pipeline "contacts" {
-  system     = "test"
-  entity     = "contacts"
-  batch_size = 100
+  system      = "test"
+  entity      = "contacts"
+  batch_size  = 100
+  max_rejects = 10
 
   source "csv" {
     path = %q
@@ -216,7 +217,7 @@ func TestRunRefusesAnInvalidFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(pl, []byte(strings.Replace(contactsPipeline("x.csv", ""), `"int(record.id)"`, `"integer(record.id)"`, 1)), 0o644))
 	code, _, errOut := runCLI(t, "run", pl)
 	assert.Equal(t, exitFailed, code)
-	assert.Contains(t, errOut, "p.hcl:15:19: error: Unknown name")
+	assert.Contains(t, errOut, "p.hcl:16:19: error: Unknown name")
 	assert.Contains(t, errOut, "nothing was run")
 	assert.NotContains(t, errOut, "Unknown key column", "a failed column is reported once")
 }

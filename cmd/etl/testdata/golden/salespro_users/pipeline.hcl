@@ -5,6 +5,9 @@ pipeline "salespro_users" {
   system     = "salespro"
   entity     = "users"
   batch_size = 500
+  # Exports carry a few hand-typed rows that fail; past this many the run
+  # fails instead of ending partial.
+  max_rejects = 25
 
   source "csv" {
     path = "input.csv"
