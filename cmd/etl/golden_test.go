@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,7 +34,9 @@ type goldenReject struct {
 
 // TestGolden runs each testdata/golden/<case>/pipeline.hcl over its input
 // through the real source, map and checks, and compares every outcome with
-// want.jsonl (go test ./cmd/etl -run Golden -update rewrites them).
+// want.jsonl (go test ./cmd/etl -run Golden -update rewrites them). A case
+// may instead hold a file `uses` naming a shipped pipeline: it then runs
+// over the case's input.csv, given through the pipeline's *_CSV env var.
 func TestGolden(t *testing.T) {
 	cases, err := os.ReadDir("testdata/golden")
 	require.NoError(t, err)
@@ -44,7 +47,17 @@ func TestGolden(t *testing.T) {
 		}
 		dir := filepath.Join("testdata/golden", c.Name())
 		t.Run(c.Name(), func(t *testing.T) {
-			p, diags := engine.NewLoader(newRegistry()).Load(filepath.Join(dir, "pipeline.hcl"))
+			loader := engine.NewLoader(newRegistry())
+			path := filepath.Join(dir, "pipeline.hcl")
+			if uses, err := os.ReadFile(filepath.Join(dir, "uses")); err == nil {
+				path = filepath.Join(dir, strings.TrimSpace(string(uses)))
+				input, err := filepath.Abs(filepath.Join(dir, "input.csv"))
+				require.NoError(t, err)
+				loader.LookupEnv = func(name string) (string, bool) {
+					return input, strings.HasSuffix(name, "_CSV")
+				}
+			}
+			p, diags := loader.Load(path)
 			require.False(t, diags.HasErrors(), "%v", diags)
 			var got bytes.Buffer
 			enc := json.NewEncoder(&got)
