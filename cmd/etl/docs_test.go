@@ -17,6 +17,7 @@ import (
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/functions"
 	"github.com/etl-dev/etl/sources/csv"
+	"github.com/etl-dev/etl/sources/mysql"
 )
 
 // TestReadmeDocumentsEveryFunctionAndAttribute keeps the README's reference
@@ -32,8 +33,10 @@ func TestReadmeDocumentsEveryFunctionAndAttribute(t *testing.T) {
 	for _, f := range engine.ConfigFunctions {
 		assert.Contains(t, readme, "`"+f.Signature+"`")
 	}
-	for _, name := range hclAttributes(reflect.TypeOf(csv.Config{})) {
-		assert.Contains(t, readme, "| `"+name+"` |", "csv attribute %s", name)
+	for _, cfg := range []any{csv.Config{}, mysql.Config{}} {
+		for _, name := range hclAttributes(reflect.TypeOf(cfg)) {
+			assert.Regexp(t, "(?m)^\\| [^\n]*`"+name+"`", readme, "%T attribute %s", cfg, name)
+		}
 	}
 	for _, flag := range []string{"--dry-run", "--limit", "--batch-size", "--since", "--full-refresh", "--warehouse", "--pipeline", "--format"} {
 		assert.Contains(t, readme, flag)

@@ -27,6 +27,7 @@ import (
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sinks/sqlite"
 	"github.com/etl-dev/etl/sources/csv"
+	"github.com/etl-dev/etl/sources/mysql"
 )
 
 // Exit codes.
@@ -47,6 +48,7 @@ func main() {
 func newRegistry() *engine.Registry {
 	r := engine.NewRegistry()
 	csv.Register(r)
+	mysql.Register(r)
 	postgres.Register(r)
 	sqlite.Register(r)
 	return r
