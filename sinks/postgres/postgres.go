@@ -44,7 +44,10 @@ type Warehouse struct {
 	seqCache []any                  // see seqs
 }
 
-var _ engine.Warehouse = (*Warehouse)(nil)
+var (
+	_ engine.Warehouse    = (*Warehouse)(nil)
+	_ engine.TablePlanner = (*Warehouse)(nil)
+)
 
 // Open connects to the database at url (a postgres:// URL or a libpq
 // key=value string, as pgxpool parses it). It does not migrate. Errors never

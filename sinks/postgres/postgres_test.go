@@ -661,3 +661,36 @@ func TestPoolSessionsIntegration(t *testing.T) {
 		return n == 0
 	}, 5*time.Second, 20*time.Millisecond, "Close ends every session, the lock's included")
 }
+
+func TestPlanTableShowsWhatPrepareWouldRunIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	schema := "plan_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))[:20]
+	t.Cleanup(func() { _, _ = w.pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
+	tb := engine.Table{Schema: schema, Name: "people", Mode: engine.ModeUpsert, Key: []string{"id"},
+		Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText}}}
+
+	ddl, err := w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		`CREATE SCHEMA IF NOT EXISTS "` + schema + `"`,
+		"CREATE TABLE \"" + schema + "\".\"people\" (\n\t\"id\" bigint,\n\t\"name\" text,\n\tPRIMARY KEY (\"id\")\n)",
+	}, ddl)
+	var n int
+	require.NoError(t, w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n))
+	assert.Zero(t, n, "planning creates nothing")
+
+	require.NoError(t, w.Prepare(ctx, tb))
+	ddl, err = w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Empty(t, ddl, "the table matches")
+
+	tb.Columns = append(tb.Columns, engine.Column{Name: "born", Type: engine.TypeDate})
+	ddl, err = w.PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Equal(t, []string{`ALTER TABLE "` + schema + `"."people" ADD COLUMN IF NOT EXISTS "born" date`}, ddl)
+
+	tb.Key = []string{"name"}
+	_, err = w.PlanTable(ctx, tb)
+	assert.ErrorContains(t, err, "no unique index on the key (name)")
+}

@@ -159,33 +159,77 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 }
 
 func prepare(ctx context.Context, tx pgx.Tx, t engine.Table) error {
-	target := ident(t, t.Name).Sanitize()
 	// Serialize with other Prepares of the schema (two racing CREATE SCHEMA
 	// IF NOT EXISTS can still collide) or, without one, of the table.
-	scope := target
+	scope := ident(t, t.Name).Sanitize()
 	if t.Schema != "" {
 		scope = pgx.Identifier{t.Schema}.Sanitize()
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('etl:prepare:' || $1, 0))`, scope); err != nil {
 		return err
 	}
-	if t.Schema != "" {
-		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.Schema}.Sanitize()); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
-	}
-	var oid *uint32
-	if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::oid`, target).Scan(&oid); err != nil {
+	stmts, err := tableDDL(ctx, tx, t)
+	if err != nil {
 		return err
 	}
-	dest := destination(t).Sanitize()
-	if t.Mode == engine.ModeReplace {
-		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+dest); err != nil {
-			return fmt.Errorf("drop the leftover new table: %w", err)
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(stmt), err)
 		}
 	}
-	switch {
-	case oid == nil:
+	return nil
+}
+
+// PlanTable returns the statements Prepare would run for t, changing
+// nothing: none when the table exists and matches (in replace mode, the
+// new table the run loads is always created).
+func (w *Warehouse) PlanTable(ctx context.Context, t engine.Table) ([]string, error) {
+	var stmts []string
+	err := checkTable(t)
+	if err == nil {
+		err = w.withConn(ctx, func(c *pgx.Conn) error {
+			tx, err := c.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback(ctx)
+			stmts, err = tableDDL(ctx, tx, t)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink postgres: plan %s: %w", t.QualifiedName(), err)
+	}
+	return stmts, nil
+}
+
+// tableDDL returns the statements that make t's table ready: its schema and
+// table when missing, ADD COLUMN for the columns an existing table lacks,
+// and in replace mode the new table the run loads (dropping one a killed
+// run left). For an upsert into an existing table it checks that ON
+// CONFLICT (key) has a unique index to use. Prepare runs the statements;
+// PlanTable shows them.
+func tableDDL(ctx context.Context, tx pgx.Tx, t engine.Table) ([]string, error) {
+	var stmts []string
+	if t.Schema != "" {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, t.Schema).Scan(&exists); err != nil {
+			return nil, err
+		}
+		if !exists {
+			stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{t.Schema}.Sanitize())
+		}
+	}
+	target := ident(t, t.Name).Sanitize()
+	dest := destination(t).Sanitize()
+	var oid, leftover *uint32
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1)::oid, to_regclass($2)::oid`, target, dest).Scan(&oid, &leftover); err != nil {
+		return nil, err
+	}
+	if t.Mode == engine.ModeReplace && leftover != nil {
+		stmts = append(stmts, "DROP TABLE IF EXISTS "+dest)
+	}
+	if oid == nil {
 		// A replace load creates only its new table: the target appears
 		// when Finish swaps it in.
 		var defs []string
@@ -195,32 +239,41 @@ func prepare(ctx context.Context, tx pgx.Tx, t engine.Table) error {
 		if t.Mode != engine.ModeAppend && len(t.Key) > 0 {
 			defs = append(defs, "PRIMARY KEY ("+quoteList(t.Key)+")")
 		}
-		if _, err := tx.Exec(ctx, "CREATE TABLE "+dest+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)"); err != nil {
-			return fmt.Errorf("create table: %w", err)
-		}
-	default:
-		if err := alterExisting(ctx, tx, t, target, *oid); err != nil {
-			return err
-		}
-		if t.Mode == engine.ModeReplace {
-			if _, err := tx.Exec(ctx, "CREATE TABLE "+dest+" (LIKE "+target+" INCLUDING ALL)"); err != nil {
-				return fmt.Errorf("create the new table: %w", err)
-			}
+		return append(stmts, "CREATE TABLE "+dest+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)"), nil
+	}
+	adds, err := missingColumns(ctx, tx, t, *oid)
+	if err != nil {
+		return nil, err
+	}
+	if len(adds) > 0 {
+		stmts = append(stmts, "ALTER TABLE "+target+" "+strings.Join(adds, ", "))
+	}
+	if t.Mode == engine.ModeUpsert {
+		if err := checkUpsertIndex(ctx, tx, t, *oid); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	if t.Mode == engine.ModeReplace {
+		stmts = append(stmts, "CREATE TABLE "+dest+" (LIKE "+target+" INCLUDING ALL)")
+	}
+	return stmts, nil
 }
 
-// alterExisting adds t's columns that the existing table lacks and, for an
-// upsert, checks that ON CONFLICT (key) has a unique index to use.
-func alterExisting(ctx context.Context, tx pgx.Tx, t engine.Table, target string, oid uint32) error {
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// missingColumns returns ADD COLUMN clauses for t's columns that the
+// existing table lacks.
+func missingColumns(ctx context.Context, tx pgx.Tx, t engine.Table, oid uint32) ([]string, error) {
 	rows, err := tx.Query(ctx, `SELECT attname::text FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped`, oid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	existing := map[string]bool{}
 	for _, n := range have {
@@ -232,18 +285,14 @@ func alterExisting(ctx context.Context, tx pgx.Tx, t engine.Table, target string
 			adds = append(adds, "ADD COLUMN IF NOT EXISTS "+pgx.Identifier{c.Name}.Sanitize()+" "+sqlType[c.Type])
 		}
 	}
-	if len(adds) > 0 {
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+target+" "+strings.Join(adds, ", ")); err != nil {
-			return fmt.Errorf("add columns: %w", err)
-		}
-	}
-	if t.Mode != engine.ModeUpsert {
-		return nil
-	}
-	// ON CONFLICT (key) needs a valid, immediate, non-partial unique index
-	// on exactly the key columns (in any order).
+	return adds, nil
+}
+
+// checkUpsertIndex checks that ON CONFLICT (key) has a valid, immediate,
+// non-partial unique index on exactly the key columns (in any order).
+func checkUpsertIndex(ctx context.Context, tx pgx.Tx, t engine.Table, oid uint32) error {
 	var usable bool
-	err = tx.QueryRow(ctx, `SELECT EXISTS (
+	err := tx.QueryRow(ctx, `SELECT EXISTS (
 		SELECT 1 FROM pg_index i
 		WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate
 		  AND i.indpred IS NULL AND i.indexprs IS NULL
