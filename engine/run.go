@@ -21,7 +21,11 @@ type RunOptions struct {
 	FullRefresh bool   // ignore the saved cursor and read everything
 	// WarehouseURL overrides the sink's url and ETL_WAREHOUSE_URL.
 	WarehouseURL string
-	Logger       *slog.Logger
+	// LockWait is how long to wait for another run of the pipeline to
+	// release its lock before giving up; 0 gives up at once. (A run killed a
+	// moment ago can hold its lock until the server notices it is gone.)
+	LockWait time.Duration
+	Logger   *slog.Logger
 	// Progress, when set, is called after each batch from the run's goroutine.
 	Progress func(Progress)
 	// Getenv reads ETL_WAREHOUSE_URL; os.Getenv by default.
@@ -157,9 +161,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			return fmt.Errorf("migrate warehouse: %w", err)
 		}
 		var unlock func() error
-		unlock, err = wh.Lock(ctx, p.Name)
+		unlock, err = lockWithin(ctx, wh, p.Name, opts.LockWait)
 		if errors.Is(err, ErrLocked) {
-			return fmt.Errorf("pipeline %s is already running (another etl run holds its lock); wait for it to finish", p.Name)
+			return fmt.Errorf("pipeline %s is already running (another etl run has held its lock for %s); wait for it to finish", p.Name, opts.LockWait)
 		}
 		if err != nil {
 			return fmt.Errorf("lock pipeline %s: %w", p.Name, err)
@@ -216,6 +220,23 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		}()
 	}
 	return p.stream(ctx, wh, table, since, opts, log, res)
+}
+
+// lockWithin takes the pipeline's lock, trying again for up to wait while
+// another run holds it.
+func lockWithin(ctx context.Context, wh Warehouse, pipeline string, wait time.Duration) (func() error, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		unlock, err := wh.Lock(ctx, pipeline)
+		if !errors.Is(err, ErrLocked) || !time.Now().Before(deadline) {
+			return unlock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(200*time.Millisecond, time.Until(deadline))):
+		}
+	}
 }
 
 func (p *Pipeline) batchSize(opts RunOptions) int {

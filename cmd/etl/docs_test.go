@@ -18,6 +18,7 @@ import (
 	"github.com/etl-dev/etl/functions"
 	"github.com/etl-dev/etl/sources/csv"
 	"github.com/etl-dev/etl/sources/mysql"
+	"github.com/etl-dev/etl/sources/rest"
 )
 
 // TestReadmeDocumentsEveryFunctionAndAttribute keeps the README's reference
@@ -33,7 +34,7 @@ func TestReadmeDocumentsEveryFunctionAndAttribute(t *testing.T) {
 	for _, f := range engine.ConfigFunctions {
 		assert.Contains(t, readme, "`"+f.Signature+"`")
 	}
-	for _, cfg := range []any{csv.Config{}, mysql.Config{}} {
+	for _, cfg := range []any{csv.Config{}, mysql.Config{}, rest.Config{}} {
 		for _, name := range hclAttributes(reflect.TypeOf(cfg)) {
 			assert.Regexp(t, "(?m)^\\| [^\n]*`"+name+"`", readme, "%T attribute %s", cfg, name)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/etl-dev/etl/sinks/sqlite"
 	"github.com/etl-dev/etl/sources/csv"
 	"github.com/etl-dev/etl/sources/mysql"
+	"github.com/etl-dev/etl/sources/rest"
 )
 
 // Exit codes.
@@ -49,6 +50,7 @@ func newRegistry() *engine.Registry {
 	r := engine.NewRegistry()
 	csv.Register(r)
 	mysql.Register(r)
+	rest.Register(r)
 	postgres.Register(r)
 	sqlite.Register(r)
 	return r
@@ -95,6 +97,7 @@ Usage:
       --since DATE       read records from this cursor value on (overrides the saved cursor)
       --full-refresh     ignore the saved cursor and read everything
       --warehouse URL    land in this warehouse (overrides the sink url and ETL_WAREHOUSE_URL)
+      --lock-wait D      wait this long for another run of the pipeline to finish (default 10s)
       --log-level LEVEL  debug, info, warn or error
       --log-format FMT   text or json
   etl plan FILE [--since DATE] [--full-refresh] [--warehouse URL]

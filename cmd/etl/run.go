@@ -23,6 +23,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	fs.StringVar(&opts.Since, "since", "", "read from this cursor value on (overrides the saved cursor)")
 	fs.BoolVar(&opts.FullRefresh, "full-refresh", false, "ignore the saved cursor")
 	fs.StringVar(&opts.WarehouseURL, "warehouse", "", "warehouse URL (overrides the sink url and ETL_WAREHOUSE_URL)")
+	fs.DurationVar(&opts.LockWait, "lock-wait", 10*time.Second, "how long to wait for another run of the pipeline to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	files, err := parseArgs(fs, args)

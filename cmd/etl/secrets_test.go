@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -69,8 +70,8 @@ func TestSecretsStayOutOfEverythingIntegration(t *testing.T) {
 }
 
 // TestSecondRunOfAPipelineWaitsItsTurnIntegration holds a pipeline's lock
-// as another run would; etl run must refuse with a clear message and write
-// nothing.
+// as another run would: etl run waits --lock-wait, then refuses with a clear
+// message and records nothing; released within the wait, it runs.
 func TestSecondRunOfAPipelineWaitsItsTurnIntegration(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
@@ -89,12 +90,23 @@ func TestSecondRunOfAPipelineWaitsItsTurnIntegration(t *testing.T) {
 	src := strings.Replace(contactsPipeline(csvPath, fmt.Sprintf("url = %q", url)), `"crm.contacts"`, `"contacts"`, 1)
 	require.NoError(t, os.WriteFile(pl, []byte(src), 0o644))
 
-	code, _, errOut := runCLI(t, "run", pl)
+	start := time.Now()
+	code, _, errOut := runCLI(t, "run", pl, "--lock-wait", "600ms")
 	assert.Equal(t, exitFailed, code)
-	assert.Contains(t, errOut, "pipeline contacts is already running")
+	assert.Contains(t, errOut, "pipeline contacts is already running (another etl run has held its lock for 600ms)")
+	assert.GreaterOrEqual(t, time.Since(start), 600*time.Millisecond, "it waits its turn first")
+
+	// Released within the wait, the lock is taken and the run goes ahead.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = unlock()
+	}()
+	code, out, errOut := runCLI(t, "run", pl, "--lock-wait", "5s")
+	assert.Equal(t, exitOK, code, "%s\n%s", out, errOut)
 	runs, err := wh.Runs(ctx, engineFilter("contacts"))
 	require.NoError(t, err)
-	assert.Empty(t, runs, "a refused run records nothing")
+	require.Len(t, runs, 1, "the refused run recorded nothing; the second one ran")
+	assert.Equal(t, engine.StatusSuccess, runs[0].Status)
 }
 
 func engineFilter(p string) engine.HistoryFilter { return engine.HistoryFilter{Pipeline: p} }

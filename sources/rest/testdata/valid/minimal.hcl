@@ -1,0 +1,17 @@
+pipeline "t" {
+  system = "test"
+  entity = "t"
+
+  source "rest" {
+    url = "https://api.example.com/items"
+  }
+
+  map {
+    id = "record.id"
+  }
+
+  sink "warehouse" {
+    table = "t"
+    mode  = "append"
+  }
+}
