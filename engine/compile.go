@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 
@@ -64,7 +65,7 @@ type compiler struct {
 func newCompiler(loc *time.Location, fields []string) *compiler {
 	fopts := functions.Options{Location: loc}
 	c := &compiler{
-		opts:    functions.ExprOptions(fopts),
+		opts:    append(functions.ExprOptions(fopts), nilSafeEqualityOptions...),
 		library: map[string]functions.Function{},
 		record:  types.TypeOf(map[string]any{}),
 	}
@@ -349,4 +350,40 @@ func columnTypeOf(t reflect.Type) ColumnType {
 		return TypeJSON
 	}
 	return TypeText
+}
+
+// nilSafeEqualName names the function nilSafeEquality calls; it holds a
+// space, so no expression can call it by name.
+const nilSafeEqualName = "nil-safe =="
+
+// nilSafeEqualityOptions make == and != nil-safe (see nilSafeEquality).
+var nilSafeEqualityOptions = []expr.Option{
+	expr.Function(nilSafeEqualName, func(p ...any) (any, error) {
+		return runtime.Equal(p[0], p[1]), nil
+	}, new(func(any, any) bool)),
+	expr.Patch(nilSafeEquality{}),
+}
+
+// nilSafeEquality rewrites a == b and a != b between two string or two int
+// operands into a nil-safe comparison. expr compiles those to fast paths
+// that assert their operands' Go types, but library functions and mapped
+// columns are typed string or int and nil when a value is missing:
+// `lower(record.label) == 'hubspot'` must be false for a missing label, not
+// a failed record.
+type nilSafeEquality struct{}
+
+func (nilSafeEquality) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok || (b.Operator != "==" && b.Operator != "!=") {
+		return
+	}
+	l, r := b.Left.Type(), b.Right.Type()
+	if l == nil || r == nil || l.Kind() != r.Kind() || (l.Kind() != reflect.String && l.Kind() != reflect.Int) {
+		return
+	}
+	var n ast.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: nilSafeEqualName}, Arguments: []ast.Node{b.Left, b.Right}}
+	if b.Operator == "!=" {
+		n = &ast.UnaryNode{Operator: "!", Node: n}
+	}
+	ast.Patch(node, n)
 }

@@ -107,3 +107,43 @@ func TestProgressETA(t *testing.T) {
 		})
 	}
 }
+
+func TestEqualityIsNilSafe(t *testing.T) {
+	src := `pipeline "p" {
+  system      = "s"
+  entity      = "e"
+  max_rejects = 10
+  source "inline" {
+    records = [{ id = "1", label = "HubSpot", name = "x" }, { id = "2" }]
+  }
+  map {
+    id      = "int(record.id)"
+    hubspot = "lower(record.label) == 'hubspot'"
+    other   = "lower(record.label) != 'hubspot'"
+    same_id = "int(record.n) == int(record.id)"
+    name    = "trim(record.name)"
+  }
+  validate "not_y" {
+    check = "name != 'y' && row.name != 'y'"
+  }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`
+	p, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", []byte(src))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	var rows []map[string]any
+	require.NoError(t, p.Preview(context.Background(), engine.RunOptions{}, func(o engine.Outcome) error {
+		require.Nil(t, o.Reject, "%+v", o.Reject)
+		rows = append(rows, o.Row)
+		return nil
+	}))
+	require.Len(t, rows, 2)
+	assert.Equal(t, true, rows[0]["hubspot"])
+	assert.Equal(t, false, rows[0]["other"])
+	assert.Equal(t, false, rows[1]["hubspot"], "a missing label is not hubspot")
+	assert.Equal(t, true, rows[1]["other"])
+	assert.Equal(t, false, rows[1]["same_id"])
+}
