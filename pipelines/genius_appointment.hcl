@@ -43,7 +43,7 @@ pipeline "genius_appointment" {
     type_id               = "int(record.type_id)"
     date                  = "date(record.date)"
     time                  = "nullif(trim(record.time), '')"
-    starts_at             = "record.date != nil && record.time != nil ? timestamp(string(record.date) + ' ' + string(record.time)) : nil"
+    starts_at             = "nullif(trim(record.date), '') != nil && nullif(trim(record.time), '') != nil ? timestamp(trim(record.date) + ' ' + trim(record.time)) : nil"
     duration              = "int(record.duration)"
     address1              = "nullif(trim(record.address1), '')"
     address2              = "nullif(trim(record.address2), '')"
@@ -68,7 +68,7 @@ pipeline "genius_appointment" {
     marketsharp_appt_type = "nullif(trim(record.marketsharp_appt_type), '')"
     leap_estimate_id      = "nullif(trim(record.leap_estimate_id), '')"
     third_party_source_id = "int(record.third_party_source_id)"
-    hubspot_id            = "record.third_party_label == 'hubspot' ? nullif(trim(record.third_party_id), '') : nil"
+    hubspot_id            = "lower(record.third_party_label) == 'hubspot' ? nullif(trim(record.third_party_id), '') : nil"
   }
 
   sink "warehouse" {

@@ -57,7 +57,7 @@ pipeline "genius_prospect" {
     leap_customer_id      = "nullif(trim(record.leap_customer_id), '')"
     third_party_source_id = "int(record.third_party_source_id)"
     updated_at            = "timestamp(record.updated_at)"
-    hubspot_id            = "record.third_party_label == 'hubspot' ? nullif(trim(record.third_party_id), '') : nil"
+    hubspot_id            = "lower(record.third_party_label) == 'hubspot' ? nullif(trim(record.third_party_id), '') : nil"
   }
 
   sink "warehouse" {
