@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -191,10 +192,10 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	opts = append(opts, extra...)
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err)}
+		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
 	}
 	if err := c.checkFields(prog.Node(), src); err != nil {
-		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err)}
+		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
 	}
 	return &Program{Source: src, Range: rng, program: prog, typ: prog.Node().Type()}, nil
 }
@@ -239,7 +240,9 @@ func (v *fieldVisitor) Visit(n *ast.Node) {
 	}
 }
 
-func (c *compiler) exprDiagnostic(name string, e hcl.Expression, src string, err error) *hcl.Diagnostic {
+// exprDiagnostic turns an expr compile error into a diagnostic at its
+// position; env names the variables the expression could use.
+func (c *compiler) exprDiagnostic(name string, e hcl.Expression, src string, err error, env types.Map) *hcl.Diagnostic {
 	rng := e.Range()
 	msg := err.Error()
 	var fe *file.Error
@@ -259,8 +262,13 @@ func (c *compiler) exprDiagnostic(name string, e hcl.Expression, src string, err
 	case strings.HasPrefix(msg, "unknown name "):
 		n := strings.TrimPrefix(msg, "unknown name ")
 		summary = "Unknown name"
-		cands := append([]string{"record", "row"}, c.names...)
-		detail = fmt.Sprintf("In %s: %q is neither a function nor a variable.%s Expressions see `record` (the source record) and the functions listed in the README.", name, n, didYouMean(n, cands))
+		vars := make([]string, 0, len(env))
+		for v := range env {
+			vars = append(vars, v)
+		}
+		sort.Strings(vars)
+		detail = fmt.Sprintf("In %s: %q is neither a function nor a variable.%s Variables here: %s; functions: see the README.",
+			name, n, didYouMean(n, append(vars, c.names...)), strings.Join(vars, ", "))
 	case strings.Contains(msg, "unknown field") || strings.HasPrefix(msg, "type map[string]interface {} has no field"):
 		summary = "Unknown record field"
 		detail = fmt.Sprintf("In %s: %s. The source declares its fields; use one of them.", name, msg)

@@ -147,3 +147,24 @@ func TestEqualityIsNilSafe(t *testing.T) {
 	assert.Equal(t, true, rows[1]["other"])
 	assert.Equal(t, false, rows[1]["same_id"])
 }
+
+func TestUnknownNameSuggestsThePluginsVariables(t *testing.T) {
+	src := []byte(`pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    key     = "string(feilds.id)"
+    records = []
+  }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+  }
+}
+`)
+	_, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", src)
+	require.True(t, diags.HasErrors())
+	assert.Contains(t, diags[0].Detail, `Did you mean "fields"?`)
+	assert.Contains(t, diags[0].Detail, "Variables here: fields;")
+}
