@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -139,29 +141,75 @@ func embeddedPasswords(v string) []string {
 	return out
 }
 
-// Redactor replaces secret values with "[redacted]" in text.
+// Redactor replaces secret values with "[redacted]" in text. Secrets can
+// be added while a run goes on (a token a source obtains); it is safe for
+// concurrent use.
 type Redactor struct {
-	r *strings.Replacer
+	mu      sync.RWMutex
+	secrets []string
+	r       *strings.Replacer
 }
 
 func newRedactor(secrets []string) *Redactor {
-	if len(secrets) == 0 {
-		return &Redactor{}
+	r := &Redactor{}
+	r.add(secrets...)
+	return r
+}
+
+// Add makes s a secret too (values shorter than 4 bytes are ignored, as in
+// configEnv.addSecret).
+func (r *Redactor) Add(s string) {
+	if len(s) >= 4 {
+		r.add(s)
 	}
-	s := append([]string(nil), secrets...)
+}
+
+func (r *Redactor) add(secrets ...string) {
+	if len(secrets) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets = append(r.secrets, secrets...)
+	s := append([]string(nil), r.secrets...)
 	// Longest first, so a secret containing another is replaced whole.
 	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
 	pairs := make([]string, 0, 2*len(s))
 	for _, v := range s {
 		pairs = append(pairs, v, "[redacted]")
 	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
+	r.r = strings.NewReplacer(pairs...)
 }
 
 // Redact returns s with every secret replaced.
 func (r *Redactor) Redact(s string) string {
-	if r == nil || r.r == nil {
+	if r == nil {
 		return s
 	}
-	return r.r.Replace(s)
+	r.mu.RLock()
+	rep := r.r
+	r.mu.RUnlock()
+	if rep == nil {
+		return s
+	}
+	return rep.Replace(s)
+}
+
+// redactingState is a SourceState whose values become secrets of the run.
+type redactingState struct {
+	SourceState
+	r *Redactor
+}
+
+func (s redactingState) Get(ctx context.Context, key string) (string, bool, error) {
+	v, ok, err := s.SourceState.Get(ctx, key)
+	if ok {
+		s.r.Add(v)
+	}
+	return v, ok, err
+}
+
+func (s redactingState) Put(ctx context.Context, key, value string) error {
+	s.r.Add(value)
+	return s.SourceState.Put(ctx, key, value)
 }

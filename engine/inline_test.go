@@ -21,6 +21,7 @@ type inlineSource struct {
 	fields  []string
 	ordered bool
 	key     *engine.Program // optional: computes Position.Key from `fields`
+	rotate  string          // optional: Put this token into the source state, then fail naming it
 }
 
 func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
@@ -29,11 +30,12 @@ func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (en
 		Fields  []string       `hcl:"fields,optional"`
 		Ordered bool           `hcl:"ordered,optional"`
 		Key     hcl.Expression `hcl:"key,optional"`
+		Rotate  string         `hcl:"rotate,optional"`
 	}
 	if diags := gohcl.DecodeBody(body, ctx, &cfg); diags.HasErrors() {
 		return nil, diags
 	}
-	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered}
+	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered, rotate: cfg.Rotate}
 	if cfg.Key != nil && !cfg.Key.Range().Empty() {
 		if v, _ := cfg.Key.Value(nil); !v.IsNull() {
 			prog, diags := pc.Expressions.Compile("key", cfg.Key, ctx, map[string]any{"fields": map[string]any{}})
@@ -55,7 +57,19 @@ func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (en
 	return s, nil
 }
 
-func (s *inlineSource) Read(ctx context.Context, _ engine.ReadOptions, emit func(engine.Record) error) error {
+func (s *inlineSource) Read(ctx context.Context, opts engine.ReadOptions, emit func(engine.Record) error) error {
+	if s.rotate != "" {
+		// As an OAuth source would: keep the newly issued token, then fail
+		// with a message that (carelessly) holds the old one.
+		old, _, err := opts.State.Get(ctx, "token")
+		if err != nil {
+			return err
+		}
+		if err := opts.State.Put(ctx, "token", s.rotate); err != nil {
+			return err
+		}
+		return fmt.Errorf("refresh with %q failed; got %q", old, s.rotate)
+	}
 	for i, r := range s.records {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -338,6 +338,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 			srcDone.Store(done)
 			srcTotal.Store(total)
 		}}
+		if st, ok := wh.(SourceStateStore); ok {
+			ropts.State = redactingState{st.SourceState(p.Name), p.redactor}
+		}
 		err := p.Source.Read(readCtx, ropts, func(r Record) error {
 			if opts.Limit > 0 && n >= opts.Limit {
 				return errLimit

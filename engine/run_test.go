@@ -198,3 +198,38 @@ func TestMaskedFieldsNeverReachTheRejects(t *testing.T) {
 	assert.NotContains(t, got, "ann@example.com")
 	assert.NotContains(t, got, "5551234567")
 }
+
+func TestSourceStateOutlivesTheRunAndStaysSecret(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.db")
+	reg := testRegistry()
+	sqlite.Register(reg)
+	run := func(token string) error {
+		src := fmt.Sprintf(`pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    rotate  = %q
+    records = []
+  }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    url   = "sqlite://%s"
+    table = "t"
+    key   = ["id"]
+  }
+}
+`, token, db)
+		p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
+		require.False(t, diags.HasErrors(), "%v", diags)
+		_, err := p.Run(context.Background(), reg, engine.RunOptions{})
+		return err
+	}
+	err := run("rt-first-1111")
+	require.Error(t, err)
+	assert.Equal(t, `source inline: refresh with "" failed; got "[redacted]"`, err.Error())
+	err = run("rt-second-2222")
+	require.Error(t, err)
+	assert.Equal(t, `source inline: refresh with "[redacted]" failed; got "[redacted]"`, err.Error(), "the first run's token came back, as a secret")
+	assert.Equal(t, "rt-second-2222", query(t, db, "SELECT value FROM etl_source_state WHERE pipeline = 'p'"))
+	assert.NotContains(t, query(t, db, "SELECT error_message FROM etl_sync_history"), "rt-")
+}

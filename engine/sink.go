@@ -216,6 +216,12 @@ type TablePlanner interface {
 	PlanTable(ctx context.Context, t Table) ([]string, error)
 }
 
+// SourceStateStore is implemented by warehouses that keep SourceState
+// (the etl_source_state table).
+type SourceStateStore interface {
+	SourceState(pipeline string) SourceState
+}
+
 // SinkDriver opens warehouses for the URL schemes it serves.
 type SinkDriver struct {
 	Name    string   // "postgres", "sqlite"

@@ -87,6 +87,18 @@ type ReadOptions struct {
 	// API reported), total 0 when unknown. It is cheap and safe to call from
 	// any goroutine; calling it every few hundred kilobytes is plenty.
 	Progress func(done, total int64)
+	// State keeps small values from one run to the next for this pipeline
+	// (a rotated OAuth refresh token); nil when the warehouse keeps none or
+	// in a dry run. Its values are treated as secrets.
+	State SourceState
+}
+
+// SourceState keeps small string values a source needs from one run to the
+// next, per pipeline. Put commits at once, not with a batch: an OAuth
+// provider's old refresh token is dead as soon as it hands out a new one.
+type SourceState interface {
+	Get(ctx context.Context, key string) (value string, ok bool, err error)
+	Put(ctx context.Context, key, value string) error
 }
 
 // Source reads records from one system.

@@ -87,6 +87,7 @@ func Run(t *testing.T, h Harness) {
 		{"PrepareAddsMissingColumns", s.prepareAddsColumns},
 		{"SchemaQualifiedTable", s.schemaQualified},
 		{"HostileNames", s.hostileNames},
+		{"SourceState", s.sourceState},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,6 +274,31 @@ func (s suite) runsDefaultLimit(t *testing.T) {
 	runs, err := w.Runs(ctx, engine.HistoryFilter{})
 	require.NoError(t, err)
 	assert.Len(t, runs, 20, "Limit 0 means 20")
+}
+
+// sourceState checks etl_source_state, for warehouses that keep it.
+func (s suite) sourceState(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	store, ok := w.(engine.SourceStateStore)
+	if !ok {
+		t.Skip("this warehouse keeps no source state")
+	}
+	a, b := store.SourceState("a"), store.SourceState("b")
+	_, found, err := a.Get(ctx, "oauth2.refresh_token")
+	require.NoError(t, err)
+	assert.False(t, found)
+
+	require.NoError(t, a.Put(ctx, "oauth2.refresh_token", "rt-1"))
+	require.NoError(t, a.Put(ctx, "oauth2.refresh_token", "rt-2"))
+	require.NoError(t, b.Put(ctx, "oauth2.refresh_token", "other"))
+	v, found, err := a.Get(ctx, "oauth2.refresh_token")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "rt-2", v, "the last Put wins")
+	v, _, err = store.SourceState("b").Get(ctx, "oauth2.refresh_token")
+	require.NoError(t, err)
+	assert.Equal(t, "other", v, "each pipeline has its own")
 }
 
 func (s suite) state(t *testing.T) {

@@ -291,3 +291,39 @@ func cleanText(s string) string {
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// SourceState returns the pipeline's source state, kept in etl_source_state.
+func (w *Warehouse) SourceState(pipeline string) engine.SourceState {
+	return sourceState{w: w, pipeline: pipeline}
+}
+
+type sourceState struct {
+	w        *Warehouse
+	pipeline string
+}
+
+func (s sourceState) Get(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.w.withConn(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT value FROM etl_source_state WHERE pipeline = $1 AND key = $2`, s.pipeline, key).Scan(&v)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("sink postgres: read source state %s of %s: %w", key, s.pipeline, err)
+	}
+	return v, true, nil
+}
+
+func (s sourceState) Put(ctx context.Context, key, value string) error {
+	err := s.w.withConn(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO etl_source_state (pipeline, key, value, updated_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (pipeline, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`, s.pipeline, key, value)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sink postgres: save source state %s of %s: %w", key, s.pipeline, err)
+	}
+	return nil
+}

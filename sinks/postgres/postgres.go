@@ -45,8 +45,9 @@ type Warehouse struct {
 }
 
 var (
-	_ engine.Warehouse    = (*Warehouse)(nil)
-	_ engine.TablePlanner = (*Warehouse)(nil)
+	_ engine.Warehouse        = (*Warehouse)(nil)
+	_ engine.TablePlanner     = (*Warehouse)(nil)
+	_ engine.SourceStateStore = (*Warehouse)(nil)
 )
 
 // Open connects to the database at url (a postgres:// URL or a libpq

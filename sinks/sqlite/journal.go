@@ -269,3 +269,35 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// SourceState returns the pipeline's source state, kept in etl_source_state.
+func (w *Warehouse) SourceState(pipeline string) engine.SourceState {
+	return sourceState{w: w, pipeline: pipeline}
+}
+
+type sourceState struct {
+	w        *Warehouse
+	pipeline string
+}
+
+func (s sourceState) Get(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.w.ro.QueryRowContext(ctx, `SELECT value FROM etl_source_state WHERE pipeline = ? AND key = ?`, s.pipeline, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("sink sqlite: read source state %s of %s: %w", key, s.pipeline, err)
+	}
+	return v, true, nil
+}
+
+func (s sourceState) Put(ctx context.Context, key, value string) error {
+	_, err := s.w.db.ExecContext(ctx, `INSERT INTO etl_source_state (pipeline, key, value, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (pipeline, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		s.pipeline, key, value, formatTime(time.Now()))
+	if err != nil {
+		return fmt.Errorf("sink sqlite: save source state %s of %s: %w", key, s.pipeline, err)
+	}
+	return nil
+}

@@ -56,8 +56,9 @@ type Warehouse struct {
 }
 
 var (
-	_ engine.Warehouse    = (*Warehouse)(nil)
-	_ engine.TablePlanner = (*Warehouse)(nil)
+	_ engine.Warehouse        = (*Warehouse)(nil)
+	_ engine.TablePlanner     = (*Warehouse)(nil)
+	_ engine.SourceStateStore = (*Warehouse)(nil)
 )
 
 // Open opens (creating when missing) the SQLite database the URL names:
