@@ -25,7 +25,7 @@ pipeline "arrivy_tasks" {
       order_by = "CREATED"
     }
     records = "type(body) == 'array' ? body : (body?.results ?? body?.data)"
-    key     = "string(record.id)"
+    key     = "record.id == nil ? nil : string(record.id)"
 
     auth "headers" {
       X-Auth-Key   = env("ARRIVY_AUTH_KEY")
@@ -47,14 +47,14 @@ pipeline "arrivy_tasks" {
   }
 
   map {
-    id               = "string(record.id)"
+    id               = "record.id == nil ? nil : string(record.id)"
     title            = "nullif(trim(record.title), '')"
     status           = "nullif(record.status, '')"
     start_datetime   = "timestamp(record.start_datetime)"
     end_datetime     = "timestamp(record.end_datetime)"
-    customer_name    = "nullif(trim(record.customer_name ?? ((record.customer_first_name ?? '') + ' ' + (record.customer_last_name ?? ''))), '')"
+    customer_name    = "nullif(trim(coalesce(trim(record.customer_name), (record.customer_first_name ?? '') + ' ' + (record.customer_last_name ?? ''))), '')"
     customer_email   = "lower(nullif(trim(record.customer_email), ''))"
-    customer_phone   = "nullif(trim(record.customer_phone ?? record.customer_mobile_number), '')"
+    customer_phone   = "nullif(trim(coalesce(trim(record.customer_phone), record.customer_mobile_number)), '')"
     customer_address = "nullif(trim(record.customer_address_line_1), '')"
     customer_city    = "nullif(trim(record.customer_city), '')"
     customer_state   = "nullif(trim(record.customer_state), '')"

@@ -78,8 +78,8 @@ pipeline "hubspot_contacts_incremental" {
     lead_status     = "nullif(record.properties?.hs_lead_status, '')"
     owner_id        = "int(record.properties?.hubspot_owner_id)"
     archived        = "bool(record.archived)"
-    created_at      = "timestamp(record.properties?.createdate ?? record.createdAt)"
-    updated_at      = "timestamp(record.properties?.lastmodifieddate ?? record.updatedAt)"
+    created_at      = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at      = "timestamp(coalesce(record.properties?.lastmodifieddate, record.updatedAt))"
   }
 
   validate "has_id" {

@@ -48,8 +48,8 @@ pipeline "hubspot_deals" {
     company_ids = "uniq(map(record.associations?.companies?.results ?? [], string(.id)))"
     contact_ids = "uniq(map(record.associations?.contacts?.results ?? [], string(.id)))"
     archived    = "bool(record.archived)"
-    created_at  = "timestamp(record.properties?.createdate ?? record.createdAt)"
-    updated_at  = "timestamp(record.properties?.hs_lastmodifieddate ?? record.updatedAt)"
+    created_at  = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at  = "timestamp(coalesce(record.properties?.hs_lastmodifieddate, record.updatedAt))"
   }
 
   sink "warehouse" {
