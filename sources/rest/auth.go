@@ -2,6 +2,8 @@ package rest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/etl-dev/etl/engine"
 )
 
 // AuthConfig is the schema of an `auth "kind" {}` block; the kind decides
@@ -40,6 +44,18 @@ type Authenticator struct {
 type authenticator interface {
 	apply(ctx context.Context, req *http.Request) error
 }
+
+// stateful is an authenticator that keeps a credential from one run to the
+// next in the engine's source state (oauth2's rotated refresh token).
+type stateful interface {
+	useState(engine.SourceState)
+}
+
+// refreshTokenKey is the source-state key of a rotated refresh token. Its
+// value is "<origin> <token>": origin is a digest of the configured refresh
+// token the kept one descends from, so a new token configured by hand (a
+// re-authorization) wins over the kept one. One value, so one atomic Put.
+const refreshTokenKey = "oauth2.refresh_token"
 
 // refresher is an authenticator whose credential can go stale: on a 401 the
 // client invalidates it and tries once more.
@@ -212,7 +228,8 @@ func (q *queryAuth) apply(_ context.Context, req *http.Request) error {
 // refresh_token grant when it has a refresh token and by
 // client_credentials otherwise, and caches it until shortly before it
 // expires. A refresh token the server rotates replaces the old one for the
-// rest of the run and, with refresh_token_file, for the next run too.
+// rest of the run and for the next run too: in the engine's source state
+// (etl_source_state), and in refresh_token_file when one is configured.
 type oauth2Auth struct {
 	cfg    oauth2Config
 	client *Client // for the token request: retries, timeouts, redaction
@@ -222,6 +239,22 @@ type oauth2Auth struct {
 	expiry  time.Time // zero: no known expiry
 	refresh string    // the current refresh token
 	loaded  bool      // refresh_token_file has been read
+
+	state     engine.SourceState // this run's; nil without a warehouse
+	stateRead bool               // state has been consulted this run
+}
+
+func (o *oauth2Auth) useState(st engine.SourceState) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.state, o.stateRead = st, false
+}
+
+// origin is the digest of the configured refresh token that a kept one
+// descends from.
+func (o *oauth2Auth) origin() string {
+	sum := sha256.Sum256([]byte(o.cfg.RefreshToken + "\x00" + o.cfg.RefreshTokenFile))
+	return hex.EncodeToString(sum[:])
 }
 
 // expirySkew renews a token this long before it expires.
@@ -256,6 +289,17 @@ func (o *oauth2Auth) current(ctx context.Context) (string, error) {
 		o.refresh = strings.TrimSpace(string(b))
 		o.client.AddSecret(o.refresh)
 		o.loaded = true
+	}
+	if o.state != nil && !o.stateRead && o.cfg.RefreshTokenFile == "" && o.refresh != "" {
+		o.stateRead = true
+		v, ok, err := o.state.Get(ctx, refreshTokenKey)
+		if err != nil {
+			return "", fmt.Errorf("oauth2: read the kept refresh token: %w", err)
+		}
+		if from, kept, _ := strings.Cut(v, " "); ok && kept != "" && from == o.origin() {
+			o.client.AddSecret(kept)
+			o.refresh = kept
+		}
 	}
 	form := url.Values{}
 	if o.refresh != "" {
@@ -310,6 +354,10 @@ func (o *oauth2Auth) current(ctx context.Context) (string, error) {
 		o.refresh = tr.RefreshToken
 		if o.cfg.RefreshTokenFile != "" {
 			if err := writeFileAtomic(o.cfg.RefreshTokenFile, []byte(tr.RefreshToken+"\n")); err != nil {
+				return "", fmt.Errorf("oauth2: keep the rotated refresh token: %w", err)
+			}
+		} else if o.state != nil {
+			if err := o.state.Put(ctx, refreshTokenKey, o.origin()+" "+tr.RefreshToken); err != nil {
 				return "", fmt.Errorf("oauth2: keep the rotated refresh token: %w", err)
 			}
 		}

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -8,11 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/etl-dev/etl/engine"
 )
 
 const (
@@ -266,4 +271,81 @@ func TestOAuth2(t *testing.T) {
 			assert.NotContains(t, logs, secret)
 		}
 	})
+}
+
+// memState is an in-memory engine.SourceState.
+type memState map[string]string
+
+func (m memState) Get(_ context.Context, k string) (string, bool, error) {
+	v, ok := m[k]
+	return v, ok, nil
+}
+
+func (m memState) Put(_ context.Context, k, v string) error {
+	m[k] = v
+	return nil
+}
+
+// TestOAuth2RotatedRefreshTokenOutlivesTheRun runs against a provider that
+// accepts only the newest refresh token it issued, as rotating providers
+// do: with the token from env() unchanged, the second run must use the one
+// the first run was given, kept in the source state.
+func TestOAuth2RotatedRefreshTokenOutlivesTheRun(t *testing.T) {
+	var mu sync.Mutex
+	valid, issued := "refresh-0-"+secretKey, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/token" {
+			if r.Header.Get("Authorization") == "" {
+				writeJSON(w, 401, map[string]any{"error": "no token"})
+				return
+			}
+			twoPages(w, r)
+			return
+		}
+		require.NoError(t, r.ParseForm())
+		mu.Lock()
+		defer mu.Unlock()
+		if r.PostForm.Get("refresh_token") != valid {
+			writeJSON(w, 400, map[string]any{"error": "invalid_grant"})
+			return
+		}
+		issued++
+		valid = fmt.Sprintf("refresh-%d-%s", issued, secretKey)
+		writeJSON(w, 200, map[string]any{"access_token": fmt.Sprintf("access-%d-%s", issued, secretToken), "token_type": "bearer", "expires_in": 1800, "refresh_token": valid})
+	}))
+	defer srv.Close()
+	env := map[string]string{"PASS": secretPass, "REFRESH": "refresh-0-" + secretKey}
+	for k, v := range authEnv {
+		if _, ok := env[k]; !ok {
+			env[k] = v
+		}
+	}
+	cfg := lines(`url = "`+srv.URL+`/items"`, cursorPaging, `auth "oauth2" {
+  token_url     = "`+srv.URL+`/oauth/token"
+  client_id     = "cid"
+  client_secret = env("PASS")
+  refresh_token = env("REFRESH")
+}`)
+	state := memState{}
+	readWith := func(st engine.SourceState) error {
+		s := mustLoad(t, cfg, env) // a new process: nothing cached
+		return s.Read(context.Background(), engine.ReadOptions{Location: time.UTC, State: st}, func(engine.Record) error { return nil })
+	}
+	require.NoError(t, readWith(state))
+	require.NoError(t, readWith(state), "the second run refreshes with the rotated token")
+	assert.Equal(t, 2, issued)
+	assert.True(t, strings.HasSuffix(state["oauth2.refresh_token"], " refresh-2-"+secretKey))
+
+	// Without the state, the configured token is dead by now.
+	err := readWith(nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid_grant")
+	assert.NotContains(t, err.Error(), secretKey)
+
+	// A re-authorized token configured by hand wins over the kept one.
+	mu.Lock()
+	valid = "refresh-fresh-" + secretKey
+	mu.Unlock()
+	env["REFRESH"] = "refresh-fresh-" + secretKey
+	require.NoError(t, readWith(state))
 }

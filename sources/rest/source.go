@@ -265,6 +265,9 @@ func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(en
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	client := s.client.WithLogger(opts.Logger)
+	if st, ok := s.client.auth.(stateful); ok {
+		st.useState(opts.State)
+	}
 	pages := make(chan page, 1)
 	fetchErr := make(chan error, 1)
 	go func() {
