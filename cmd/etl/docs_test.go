@@ -18,7 +18,9 @@ import (
 	"github.com/etl-dev/etl/functions"
 	"github.com/etl-dev/etl/sources/csv"
 	"github.com/etl-dev/etl/sources/mysql"
+	"github.com/etl-dev/etl/sources/odata"
 	"github.com/etl-dev/etl/sources/rest"
+	xmlsource "github.com/etl-dev/etl/sources/xml"
 )
 
 // TestReadmeDocumentsEveryFunctionAndAttribute keeps the README's reference
@@ -34,7 +36,7 @@ func TestReadmeDocumentsEveryFunctionAndAttribute(t *testing.T) {
 	for _, f := range engine.ConfigFunctions {
 		assert.Contains(t, readme, "`"+f.Signature+"`")
 	}
-	for _, cfg := range []any{csv.Config{}, mysql.Config{}, rest.Config{}} {
+	for _, cfg := range []any{csv.Config{}, mysql.Config{}, rest.Config{}, odata.Config{}, xmlsource.Config{}} {
 		for _, name := range hclAttributes(reflect.TypeOf(cfg)) {
 			assert.Regexp(t, "(?m)^\\| [^\n]*`"+name+"`", readme, "%T attribute %s", cfg, name)
 		}

@@ -28,7 +28,9 @@ import (
 	"github.com/etl-dev/etl/sinks/sqlite"
 	"github.com/etl-dev/etl/sources/csv"
 	"github.com/etl-dev/etl/sources/mysql"
+	"github.com/etl-dev/etl/sources/odata"
 	"github.com/etl-dev/etl/sources/rest"
+	xmlsource "github.com/etl-dev/etl/sources/xml"
 )
 
 // Exit codes.
@@ -51,6 +53,8 @@ func newRegistry() *engine.Registry {
 	csv.Register(r)
 	mysql.Register(r)
 	rest.Register(r)
+	odata.Register(r)
+	xmlsource.Register(r)
 	postgres.Register(r)
 	sqlite.Register(r)
 	return r

@@ -54,6 +54,10 @@ type ClientOptions struct {
 	Logger *slog.Logger
 	// Transport is the round tripper; nil means http.DefaultTransport.
 	Transport http.RoundTripper
+	// SensitiveHeaders names request headers, besides the auth block's,
+	// that carry credentials (a signature computed per request): they are
+	// dropped on a redirect to another host, as Authorization always is.
+	SensitiveHeaders []string
 }
 
 // DefaultTimeout bounds one attempt of a request when no timeout is set.
@@ -62,10 +66,11 @@ const DefaultTimeout = 30 * time.Second
 // NewClient returns a client for the given blocks.
 func NewClient(opts ClientOptions) *Client {
 	c := &Client{
-		timeout: opts.Timeout,
-		secrets: &secretSet{},
-		sleep:   sleepCtx,
-		log:     opts.Logger,
+		timeout:          opts.Timeout,
+		secrets:          &secretSet{},
+		sleep:            sleepCtx,
+		log:              opts.Logger,
+		sensitiveHeaders: append([]string(nil), opts.SensitiveHeaders...),
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -84,7 +89,7 @@ func NewClient(opts ClientOptions) *Client {
 		for _, s := range opts.Auth.secrets {
 			c.secrets.add(s)
 		}
-		c.sensitiveHeaders = opts.Auth.headers
+		c.sensitiveHeaders = append(c.sensitiveHeaders, opts.Auth.headers...)
 		c.sensitiveParams = opts.Auth.params
 		if o, ok := c.auth.(*oauth2Auth); ok {
 			o.client = c
@@ -145,6 +150,10 @@ type Request struct {
 	Body   []byte // sent as is on every attempt; nil for none
 	// Label names the request in errors and logs, e.g. "page 3".
 	Label string
+	// Headers, when set, is called before every attempt, and the headers it
+	// returns are set on that attempt over Header: for values that must be
+	// fresh on a retry too, such as a signature over the current time.
+	Headers func() (http.Header, error)
 }
 
 // Response is a completed response whose status was 2xx.
@@ -164,6 +173,9 @@ type StatusError struct {
 	Status  int
 	Excerpt string // the start of the body, redacted
 	Label   string
+	// Body is the response body, redacted, cut at 64 KiB: for sources that
+	// read a structured error from it (an OData error document).
+	Body string
 }
 
 func (e *StatusError) Error() string {
@@ -181,6 +193,9 @@ func (e *StatusError) Error() string {
 // excerptLen is how much of an error body a StatusError quotes.
 const excerptLen = 300
 
+// errorBodyLen is how much of an error body a StatusError keeps in Body.
+const errorBodyLen = 64 << 10
+
 // Do sends req, waiting for the rate budget first, and returns the 2xx
 // response with its body read. It retries 429 (honouring Retry-After), 408,
 // 423, 5xx, timeouts and connection errors up to the retry policy's
@@ -195,6 +210,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 }
 
 func (c *Client) do(ctx context.Context, req *Request, withAuth bool) (*Response, error) {
+	return c.doWith(ctx, req, withAuth, c.attempt)
+}
+
+// doWith is do with the way one attempt is made.
+func (c *Client) doWith(ctx context.Context, req *Request, withAuth bool, try func(context.Context, *Request, bool) (*Response, error)) (*Response, error) {
 	var (
 		waited    time.Duration
 		refreshed bool
@@ -205,7 +225,7 @@ func (c *Client) do(ctx context.Context, req *Request, withAuth bool) (*Response
 		if err := c.throttle.wait(ctx, c.sleep); err != nil {
 			return nil, err
 		}
-		resp, err := c.attempt(ctx, req, withAuth)
+		resp, err := try(ctx, req, withAuth)
 		if err == nil {
 			return resp, nil
 		}
@@ -248,16 +268,40 @@ func (c *Client) do(ctx context.Context, req *Request, withAuth bool) (*Response
 func (c *Client) attempt(ctx context.Context, req *Request, withAuth bool) (*Response, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	res, safe, err := c.send(ctx, actx, req, withAuth)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, &transportError{method: req.Method, url: safe, err: fmt.Errorf("read body after %d bytes: %w", len(b), unwrapURLError(err)), timeout: actx.Err() != nil && ctx.Err() == nil}
+	}
+	return c.response(req, res, safe, b)
+}
+
+// send sends the request once under actx (ctx with the attempt's
+// deadline) and returns the response with its body unread.
+func (c *Client) send(ctx, actx context.Context, req *Request, withAuth bool) (*http.Response, string, error) {
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
 	hr, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", req.Method, c.SafeURL(req.URL), err)
+		return nil, "", fmt.Errorf("%s %s: %w", req.Method, c.SafeURL(req.URL), err)
 	}
 	for k, vs := range req.Header {
 		hr.Header[k] = append([]string(nil), vs...)
+	}
+	if req.Headers != nil {
+		h, err := req.Headers()
+		if err != nil {
+			return nil, "", fmt.Errorf("%s %s: headers: %w", req.Method, c.SafeURL(req.URL), err)
+		}
+		for k, vs := range h {
+			hr.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+		}
 	}
 	if req.Body != nil && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", "application/json")
@@ -267,34 +311,92 @@ func (c *Client) attempt(ctx context.Context, req *Request, withAuth bool) (*Res
 	}
 	if withAuth && c.auth != nil {
 		if err := c.auth.apply(ctx, hr); err != nil {
-			return nil, fmt.Errorf("authenticate: %w", err)
+			return nil, "", fmt.Errorf("authenticate: %w", err)
 		}
 	}
 	safe := c.SafeURL(req.URL)
 	res, err := c.http.Do(hr)
 	if err != nil {
-		return nil, &transportError{method: req.Method, url: safe, err: unwrapURLError(err), timeout: actx.Err() != nil && ctx.Err() == nil}
+		return nil, safe, &transportError{method: req.Method, url: safe, err: unwrapURLError(err), timeout: actx.Err() != nil && ctx.Err() == nil}
 	}
-	defer res.Body.Close()
 	c.throttle.observe(res.Header, c.log)
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, &transportError{method: req.Method, url: safe, err: fmt.Errorf("read body after %d bytes: %w", len(b), unwrapURLError(err)), timeout: actx.Err() != nil && ctx.Err() == nil}
-	}
+	return res, safe, nil
+}
+
+// response turns a response whose body b has been read into a Response, or
+// a *StatusError when its status is not 2xx.
+func (c *Client) response(req *Request, res *http.Response, safe string, b []byte) (*Response, error) {
 	final := safe
 	if res.Request != nil && res.Request.URL != nil {
 		final = c.SafeURL(res.Request.URL.String())
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
+		red := c.Redact(string(b))
+		full := red
+		if len(full) > errorBodyLen {
+			full = full[:errorBodyLen]
+		}
 		return nil, withRetryAfter(&StatusError{
 			Method:  req.Method,
 			URL:     final,
 			Status:  res.StatusCode,
-			Excerpt: excerpt(c.Redact(string(b))),
+			Excerpt: excerpt(red),
 			Label:   req.Label,
+			Body:    full,
 		}, res.Header)
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b, URL: final}, nil
+}
+
+// Open sends req as Do does, retrying until a 2xx response's headers
+// arrive, and returns that response with its body unread (Response.Body is
+// nil): the caller streams it from the ReadCloser and must close it. The
+// client's timeout bounds the wait for the headers, not the reading; a body
+// cut short while the caller reads it is the caller's error. Open is for
+// responses too large to hold in memory (a 100 MB XML export).
+func (c *Client) Open(ctx context.Context, req *Request) (*Response, io.ReadCloser, error) {
+	var rc io.ReadCloser
+	resp, err := c.doWith(ctx, req, true, func(ctx context.Context, req *Request, withAuth bool) (*Response, error) {
+		actx, cancel := context.WithCancel(ctx)
+		timer := time.AfterFunc(c.timeout, cancel)
+		res, safe, err := c.send(ctx, actx, req, withAuth)
+		timedOut := !timer.Stop()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		if res.StatusCode < 200 || res.StatusCode > 299 || timedOut {
+			defer cancel()
+			defer res.Body.Close()
+			b, err := io.ReadAll(io.LimitReader(res.Body, errorBodyLen))
+			if err != nil || timedOut {
+				if err == nil {
+					err = context.DeadlineExceeded
+				}
+				return nil, &transportError{method: req.Method, url: safe, err: fmt.Errorf("read body after %d bytes: %w", len(b), unwrapURLError(err)), timeout: timedOut && ctx.Err() == nil}
+			}
+			return c.response(req, res, safe, b)
+		}
+		resp, _ := c.response(req, res, safe, nil)
+		rc = &cancelBody{ReadCloser: res.Body, cancel: cancel}
+		return resp, nil
+	})
+	if err != nil {
+		return nil, nil, c.redactErr(err)
+	}
+	return resp, rc, nil
+}
+
+// cancelBody releases its request's context when the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // statusWithRetryAfter carries the Retry-After of a response next to its

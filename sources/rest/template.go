@@ -313,3 +313,67 @@ func usesVar(t template, name string) bool {
 	}
 	return t != nil && walk(t)
 }
+
+// Template is a value from the pipeline file whose strings may hold
+// {{ expr }} parts evaluated for each request, as the rest source's query,
+// headers and body are (see README.md): other HTTP sources use it for their
+// own per-request values, such as OData's headers. It is safe for
+// concurrent use.
+type Template struct{ t template }
+
+// CompileTemplate compiles attribute e into a Template, every {{ expr }}
+// part against vars (each name with a sample value giving its static type;
+// nil: any). name labels the value in diagnostics and errors ("headers").
+// Diagnostics point at the value at fault.
+func CompileTemplate(name string, e hcl.Expression, ctx *hcl.EvalContext, x *engine.Expressions, vars map[string]any) (*Template, hcl.Diagnostics) {
+	t, diags := compileTemplate(name, e, ctx, x, vars)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &Template{t: t}, diags
+}
+
+// IsObject reports whether the template is an object of names and values,
+// as headers and query parameters must be.
+func (t *Template) IsObject() bool {
+	_, ok := t.t.(*objectTmpl)
+	return ok
+}
+
+// Eval evaluates the template over env, which holds the variables it was
+// compiled with. An object key whose value is exactly one {{ expr }} that
+// gives nil is left out; a whole template that is one such value gives nil.
+func (t *Template) Eval(env map[string]any) (any, error) {
+	v, err := t.t.eval(env)
+	if _, omit := v.(omitted); omit {
+		return nil, err
+	}
+	return v, err
+}
+
+// Strings evaluates an object template (IsObject) to text values, the way
+// the rest source renders query parameters and headers: numbers as plain
+// decimals, timestamps as RFC 3339 UTC, left-out keys absent.
+func (t *Template) Strings(env map[string]any) (map[string]string, error) {
+	v, err := t.t.eval(env)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("not an object of names and values")
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k] = formatScalar(x)
+	}
+	return out, nil
+}
+
+// Keys lists an object template's keys in order; nil for other templates.
+func (t *Template) Keys() []string {
+	if o, ok := t.t.(*objectTmpl); ok {
+		return append([]string(nil), o.keys...)
+	}
+	return nil
+}

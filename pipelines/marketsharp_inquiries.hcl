@@ -1,0 +1,75 @@
+# MarketSharp inquiries (leads on a contact: contactId), with their source
+# and status. See marketsharp_contacts.hcl for paging, the incremental
+# cursor and the secrets.
+pipeline "marketsharp_inquiries" {
+  system     = "marketsharp"
+  entity     = "inquiries"
+  batch_size = 1000
+  # A few malformed records (an unreadable date) are rejected and the run
+  # goes on; more than 1% means something else is wrong.
+  max_rejects = "1%"
+  mask        = ["note", "jobSiteAddressLine1", "jobSiteAddressLine2"] # PII stays out of etl_rejects
+
+  source "odata" {
+    url          = env("MARKETSHARP_API_URL", "https://api4.marketsharpm.com/WcfDataService.svc")
+    entity_set   = "Inquiries"
+    top          = 5000         # $top/$skip, as MarketSharp's own clients page
+    cursor_field = "lastUpdate" # $filter=lastUpdate ge datetime'<cursor>'&$orderby=lastUpdate asc
+    key          = "record.id"
+
+    # MarketSharp's HMAC header, computed before every request (a retry
+    # included): companyId:apiKey:epochSeconds:signature, where signature is
+    # base64(HMAC-SHA256(base64decode(secret key), companyId + apiKey +
+    # epochSeconds)).
+    secrets = {
+      company_id = env("MARKETSHARP_COMPANY_ID")
+      api_key    = env("MARKETSHARP_API_KEY")
+      secret_key = env("MARKETSHARP_SECRET_KEY")
+    }
+    headers = {
+      Authorization = "{{ let ts = string(now_unix()); secrets.company_id + ':' + secrets.api_key + ':' + ts + ':' + base64_encode(hmac_sha256(base64_decode(secrets.secret_key), secrets.company_id + secrets.api_key + ts)) }}"
+    }
+
+    # The service answers 503 under load; its clients wait 10 s, 5 times.
+    retry {
+      attempts = 5
+      backoff  = "10s"
+      max_wait = "3m"
+    }
+  }
+
+  incremental {
+    cursor = "last_update"
+  }
+
+  map {
+    id                          = "nullif(lower(trim(record.id)), '')"
+    contact_id                  = "nullif(lower(trim(record.contactId)), '')"
+    description                 = "nullif(trim(record.description), '')"
+    inquiry_source_primary_id   = "nullif(lower(trim(record.inquirySourcePrimaryId)), '')"
+    inquiry_source_secondary_id = "nullif(lower(trim(record.inquirySourceSecondaryId)), '')"
+    inquiry_status_id           = "int(record.inquiryStatusId)"
+    division                    = "nullif(trim(record.division), '')"
+    inquiry_date                = "timestamp(record.inquiryDate)"
+    set_date                    = "timestamp(record.setDate)"
+    note                        = "nullif(record.note, '')"
+    job_site_city               = "nullif(trim(record.jobSiteCity), '')"
+    job_site_state              = "nullif(trim(record.jobSiteState), '')"
+    job_site_zip                = "nullif(trim(record.jobSiteZip), '')"
+    is_active                   = "bool(record.isActive)"
+    last_update_by              = "nullif(lower(trim(record.lastUpdateBy)), '')"
+    created_by                  = "nullif(trim(record.createdBy), '')"
+    created_date                = "timestamp(record.createdDate)"
+    last_update                 = "timestamp(record.lastUpdate)"
+  }
+
+  validate "has_id" {
+    check   = "id != nil"
+    message = "inquiries record has no id"
+  }
+
+  sink "warehouse" {
+    table = "marketsharp.inquiries"
+    key   = ["id"]
+  }
+}
