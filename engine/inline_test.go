@@ -20,22 +20,24 @@ type inlineSource struct {
 	records []map[string]any
 	fields  []string
 	ordered bool
-	key     *engine.Program // optional: computes Position.Key from `fields`
-	rotate  string          // optional: Put this token into the source state, then fail naming it
+	key     *engine.Program  // optional: computes Position.Key from `fields`
+	rotate  string           // optional: Put this token into the source state, then fail naming it
+	counts  map[string]int64 // optional: counted through ReadOptions.Count as the read starts
 }
 
 func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
 	var cfg struct {
-		Records cty.Value      `hcl:"records"`
-		Fields  []string       `hcl:"fields,optional"`
-		Ordered bool           `hcl:"ordered,optional"`
-		Key     hcl.Expression `hcl:"key,optional"`
-		Rotate  string         `hcl:"rotate,optional"`
+		Records cty.Value        `hcl:"records"`
+		Fields  []string         `hcl:"fields,optional"`
+		Ordered bool             `hcl:"ordered,optional"`
+		Key     hcl.Expression   `hcl:"key,optional"`
+		Rotate  string           `hcl:"rotate,optional"`
+		Counts  map[string]int64 `hcl:"counts,optional"`
 	}
 	if diags := gohcl.DecodeBody(body, ctx, &cfg); diags.HasErrors() {
 		return nil, diags
 	}
-	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered, rotate: cfg.Rotate}
+	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered, rotate: cfg.Rotate, counts: cfg.Counts}
 	if cfg.Key != nil && !cfg.Key.Range().Empty() {
 		if v, _ := cfg.Key.Value(nil); !v.IsNull() {
 			prog, diags := pc.Expressions.Compile("key", cfg.Key, ctx, map[string]any{"fields": map[string]any{}})
@@ -58,6 +60,10 @@ func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (en
 }
 
 func (s *inlineSource) Read(ctx context.Context, opts engine.ReadOptions, emit func(engine.Record) error) error {
+	for name, n := range s.counts {
+		opts.Count(name, n)
+		opts.Count(name, n)
+	}
 	if s.rotate != "" {
 		// As an OAuth source would: keep the newly issued token, then fail
 		// with a message that (carelessly) holds the old one.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -68,6 +69,8 @@ type Result struct {
 	Target   string // where the data went: warehouse and table
 	Cursor   *Cursor
 	Err      error // why the run failed; nil unless Status is failed
+	// Counters are what the source counted besides records (ReadOptions.Count).
+	Counters map[string]int64
 }
 
 // Duration is how long the run took.
@@ -186,6 +189,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			}}
 			if res.Cursor != nil {
 				fin.Metrics["cursor"] = res.Cursor.String()
+			}
+			if len(res.Counters) > 0 {
+				fin.Metrics["counters"] = res.Counters
 			}
 			if err != nil {
 				fin.Status = StatusFailed
@@ -328,6 +334,15 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 
 	// Stage 1: read.
 	var srcDone, srcTotal atomic.Int64
+	var countMu sync.Mutex
+	counters := map[string]int64{}
+	defer func() {
+		countMu.Lock()
+		defer countMu.Unlock()
+		if len(counters) > 0 {
+			res.Counters = counters
+		}
+	}()
 	raw := make(chan sourceBatch, 2)
 	readErr := make(chan error, 1)
 	go func() {
@@ -337,6 +352,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		ropts := ReadOptions{Since: since, Location: p.Location, Logger: log, Progress: func(done, total int64) {
 			srcDone.Store(done)
 			srcTotal.Store(total)
+		}, Count: func(name string, n int64) {
+			countMu.Lock()
+			counters[name] += n
+			countMu.Unlock()
 		}}
 		if st, ok := wh.(SourceStateStore); ok {
 			ropts.State = redactingState{st.SourceState(p.Name), p.redactor}

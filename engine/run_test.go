@@ -233,3 +233,30 @@ func TestSourceStateOutlivesTheRunAndStaysSecret(t *testing.T) {
 	assert.Equal(t, "rt-second-2222", query(t, db, "SELECT value FROM etl_source_state WHERE pipeline = 'p'"))
 	assert.NotContains(t, query(t, db, "SELECT error_message FROM etl_sync_history"), "rt-")
 }
+
+func TestSourceCountersReachTheResultAndTheHistory(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.db")
+	reg := testRegistry()
+	sqlite.Register(reg)
+	src := fmt.Sprintf(`pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" {
+    counts  = { xml_chars_removed = 2, zero_dates_as_null = 5 }
+    records = [{ id = "1" }]
+  }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    url   = "sqlite://%s"
+    table = "t"
+    key   = ["id"]
+  }
+}
+`, db)
+	p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
+	require.False(t, diags.HasErrors(), "%v", diags)
+	res, err := p.Run(context.Background(), reg, engine.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"xml_chars_removed": 4, "zero_dates_as_null": 10}, res.Counters, "each Count adds up")
+	assert.Equal(t, `{"xml_chars_removed":4,"zero_dates_as_null":10}`, query(t, db, "SELECT json_extract(performance_metrics, '$.counters') FROM etl_sync_history"))
+}

@@ -87,6 +87,12 @@ type ReadOptions struct {
 	// API reported), total 0 when unknown. It is cheap and safe to call from
 	// any goroutine; calling it every few hundred kilobytes is plenty.
 	Progress func(done, total int64)
+	// Count, when not nil, adds n to the run's counter name: a source's
+	// count of something worth a line in the summary that is not a record
+	// (characters XML forbids that were removed, zero dates read as null).
+	// Counters are kept in the history's performance_metrics. Safe from any
+	// goroutine.
+	Count func(name string, n int64)
 	// State keeps small values from one run to the next for this pipeline
 	// (a rotated OAuth refresh token); nil when the warehouse keeps none or
 	// in a dry run. Its values are treated as secrets.

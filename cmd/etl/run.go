@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,8 +106,16 @@ func summary(r *engine.Result, dry bool) string {
 		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written",
 			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate)
 	}
-	extra := joinNonEmpty(", ",
-		nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned))
+	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned)}
+	names := make([]string, 0, len(r.Counters))
+	for name := range r.Counters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		parts = append(parts, nonZero(strings.ReplaceAll(name, "_", " "), r.Counters[name]))
+	}
+	extra := joinNonEmpty(", ", parts...)
 	if extra != "" {
 		extra = "; " + extra
 	}

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
 )
 
@@ -308,4 +310,16 @@ func TestPlanShowsColumnsCursorAndDDLWithoutWriting(t *testing.T) {
 	code, out, _ = runCLI(t, "plan", pl, "--since", "2024-01-01")
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, out, "cursor:     2024-01-01T00:00:00Z (--since)")
+}
+
+func TestSummaryLine(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := &engine.Result{
+		RunID: 7, Pipeline: "contacts", Status: engine.StatusPartial,
+		Tally:   engine.Tally{Processed: 10, Created: 5, Updated: 2, Unchanged: 1, Rejected: 1, Failed: 1, Skipped: 3},
+		Started: start, Finished: start.Add(2 * time.Second),
+		Target:   "postgres 127.0.0.1:5432/w table crm.contacts",
+		Counters: map[string]int64{"zero_dates_as_null": 4, "xml_chars_removed": 2},
+	}
+	assert.Equal(t, "partial: contacts (run 7): processed 10 = created 5 + updated 2 + unchanged 1 + rejected 1 + failed 1; skipped before cursor 3, xml chars removed 2, zero dates as null 4 in 2s, 5 records/s → postgres 127.0.0.1:5432/w table crm.contacts", summary(res, false))
 }

@@ -37,6 +37,7 @@ type reader struct {
 	zeros    map[string]int // zero dates read as nil, by column
 	read     int64          // rows read so far
 	progress func(done, total int64)
+	count    func(name string, n int64) // ReadOptions.Count; may be nil
 }
 
 // stream is one keyset-paged SELECT: rows matching filter, in the order of
@@ -75,7 +76,7 @@ func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(en
 	if s.conn == nil {
 		return fmt.Errorf("pipeline %s: the mysql dsn is empty: set the environment variable its env() reads", s.pipeline)
 	}
-	r := &reader{s: s, loc: opts.Location, log: opts.Logger, zeros: map[string]int{}, progress: opts.Progress}
+	r := &reader{s: s, loc: opts.Location, log: opts.Logger, zeros: map[string]int{}, progress: opts.Progress, count: opts.Count}
 	if r.loc == nil {
 		r.loc = time.UTC
 	}
@@ -688,6 +689,9 @@ func (r *reader) logZeroDates() {
 		parts[i] = n + "=" + strconv.Itoa(r.zeros[n])
 	}
 	r.log.Warn("mysql zero dates read as null", "pipeline", r.s.pipeline, "count", total, "columns", strings.Join(parts, ", "))
+	if r.count != nil {
+		r.count("zero_dates_as_null", int64(total))
+	}
 }
 
 // PlanRead describes, without connecting, the first page queries a Read

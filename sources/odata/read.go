@@ -104,6 +104,9 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 	defer func() {
 		if removed > 0 {
 			log.Warn("removed characters that XML forbids from property values", "pipeline", s.pipeline, "entity_set", s.cfg.EntitySet, "removed", removed)
+			if opts.Count != nil {
+				opts.Count("xml_chars_removed", int64(removed))
+			}
 		}
 	}()
 	for {

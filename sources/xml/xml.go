@@ -215,6 +215,9 @@ func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(en
 		if removed > 0 && opts.Logger != nil {
 			opts.Logger.Warn("removed characters that XML forbids", "source", s.Describe(), "removed", removed)
 		}
+		if removed > 0 && opts.Count != nil {
+			opts.Count("xml_chars_removed", removed)
+		}
 	}()
 	if s.url != "" {
 		client := s.client.WithLogger(opts.Logger)
