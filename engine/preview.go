@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Outcome is what a pipeline's map and checks make of one source record,
@@ -34,7 +35,11 @@ func (p *Pipeline) Preview(ctx context.Context, opts RunOptions, fn func(Outcome
 	}
 	tr := newTransformer(p, since)
 	n := 0
-	err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: opts.Logger}, func(rec Record) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: p.redactLogger(log)}, func(rec Record) error {
 		if opts.Limit > 0 && n >= opts.Limit {
 			return errLimit
 		}

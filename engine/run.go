@@ -131,6 +131,7 @@ func (p *Pipeline) Run(ctx context.Context, reg *Registry, opts RunOptions) (*Re
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	log = p.redactLogger(log)
 	res := &Result{Pipeline: p.Name, Started: time.Now(), Status: StatusFailed}
 	err := p.run(ctx, reg, opts, log, res)
 	res.Finished = time.Now()
@@ -174,7 +175,7 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		defer unlock()
 		res.RunID, err = wh.StartRun(ctx, Run{
 			Pipeline: p.Name, System: p.System, Entity: p.Entity,
-			Endpoint: p.describeSource(), Started: res.Started,
+			Endpoint: p.describeSource(), Started: time.Now(), // after any wait for the lock
 			Status: StatusRunning, Config: p.Config,
 		})
 		if err != nil {

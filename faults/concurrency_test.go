@@ -3,7 +3,6 @@ package faults
 import (
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,16 +128,12 @@ func TestFaultsConcurrencyIntegration(t *testing.T) {
 // ends that session and frees the lock) while the run goes on writing on its
 // other connections, then starts a second run of the pipeline.
 //
-// Bug: the second run takes the lock and both runs write at once. The
-// PostgreSQL sink holds the session advisory lock on a connection of its
-// own (sinks/postgres Warehouse.Lock) and never looks at it again, so a
-// run whose lock session died goes on writing batches and cursors on its
-// other connections. ETL_FAULTS_KNOWN_BUGS=1 runs it.
+// This found a bug, now fixed: the sink held the session advisory lock on
+// a connection of its own and never looked at it again, so a run whose
+// lock session died went on writing while a second run took the lock. Each
+// batch's transaction now checks the lock is still held.
 func TestFaultsLockLostIntegration(t *testing.T) {
 	skipShort(t)
-	if os.Getenv("ETL_FAULTS_KNOWN_BUGS") != "1" {
-		t.Skip("bug: a PostgreSQL run that loses its lock connection keeps writing, so a second run takes the lock and two runs write at once (sinks/postgres Lock; see README)")
-	}
 	direct := pgtest.URL(t)
 	viaURL, pr := pgViaProxy(t, direct)
 	f, a := restFeed(t, "pat-na1-lock")

@@ -4,7 +4,6 @@
 # real PostgreSQL and MariaDB, and ends with the one summary line
 #   faults: N kills, N recovered, 0 lost, 0 duplicated; N outages survived of N; 0 secrets leaked …
 # Extra arguments go to go test (e.g. -v, or -run Crash).
-# ETL_FAULTS_KNOWN_BUGS=1 also runs the tests of known, unfixed bugs.
 set -eu
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)

@@ -263,16 +263,11 @@ func mysqlUser(t *testing.T, dsn, password string) string {
 // (url = "https://api.example.com/${env("KEY")}/contacts"), and has the
 // first attempt of a request fail.
 //
-// Bug: the final error redacts it, but the "request failed; retrying" log
-// line prints the URL as it is, so the key reaches the logs; the README
-// promises that every env() value is redacted in every log line. The rest
-// client logs its own SafeURL, which knows the auth secrets but not the
-// pipeline's env() values. ETL_FAULTS_KNOWN_BUGS=1 runs it.
+// This found a bug, now fixed: the "request failed; retrying" log line
+// printed the URL as it was. Every log record of a run now passes through
+// the pipeline's redactor.
 func TestFaultsSecretInURLPathIntegration(t *testing.T) {
 	skipShort(t)
-	if os.Getenv("ETL_FAULTS_KNOWN_BUGS") != "1" {
-		t.Skip("bug: an env() value in a REST url's path is logged unredacted in the retry warning (sources/rest; see README)")
-	}
 	token := "pat-na1-" + randomHex(12)
 	pathKey := "run-" + randomHex(12) // the API takes /run-…/ before its path
 	whURL := pgtest.URL(t)
