@@ -98,6 +98,7 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 	c := pc.Hijack() // out of the pool: only unlock or Close ends this session
 	w.mu.Lock()
 	w.locks[c] = struct{}{}
+	w.lockPID[pipeline] = c.PgConn().PID()
 	w.mu.Unlock()
 
 	var once sync.Once
@@ -107,6 +108,7 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 			w.mu.Lock()
 			_, held := w.locks[c]
 			delete(w.locks, c)
+			delete(w.lockPID, pipeline)
 			w.mu.Unlock()
 			if !held { // Close released it
 				return

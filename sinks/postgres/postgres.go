@@ -41,6 +41,7 @@ type Warehouse struct {
 
 	mu       sync.Mutex
 	locks    map[*pgx.Conn]struct{} // connections holding a pipeline lock
+	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
 }
 
@@ -63,6 +64,7 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		password: cc.Password,
 		desc:     "postgres " + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database,
 		locks:    map[*pgx.Conn]struct{}{},
+		lockPID:  map[string]uint32{},
 	}
 	if w.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		if err = w.pool.Ping(ctx); err != nil {
@@ -84,6 +86,7 @@ func (w *Warehouse) Close() error {
 	w.mu.Lock()
 	locks := w.locks
 	w.locks = map[*pgx.Conn]struct{}{}
+	w.lockPID = map[string]uint32{}
 	w.mu.Unlock()
 	for c := range locks {
 		_ = releaseLock(c)

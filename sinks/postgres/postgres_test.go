@@ -694,3 +694,40 @@ func TestPlanTableShowsWhatPrepareWouldRunIntegration(t *testing.T) {
 	_, err = w.PlanTable(ctx, tb)
 	assert.ErrorContains(t, err, "no unique index on the key (name)")
 }
+
+// TestWriteRefusesAfterTheLockIsLostIntegration kills the session holding a
+// pipeline's lock: the server frees the lock, so the run must stop writing
+// rather than race a second run that takes it.
+func TestWriteRefusesAfterTheLockIsLostIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	tb := engine.Table{Name: "locked", Mode: engine.ModeUpsert, Key: []string{"id"}, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}}
+	require.NoError(t, w.Prepare(ctx, tb))
+	unlock, err := w.Lock(ctx, "p")
+	require.NoError(t, err)
+	defer unlock()
+	_, err = w.Write(ctx, tb, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(1)}}, Origins: []*engine.Record{{}}})
+	require.NoError(t, err, "the lock is held")
+
+	w.mu.Lock()
+	pid := w.lockPID["p"]
+	w.mu.Unlock()
+	c := connect(t, w)
+	var killed bool
+	require.NoError(t, c.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, int32(pid)).Scan(&killed))
+	require.True(t, killed)
+	require.Eventually(t, func() bool {
+		var n int
+		_ = c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, int32(pid)).Scan(&n)
+		return n == 0
+	}, 5*time.Second, 20*time.Millisecond)
+
+	_, err = w.Write(ctx, tb, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(2)}}, Origins: []*engine.Record{{}}, State: &engine.Cursor{Value: int64(2)}})
+	require.ErrorIs(t, err, errLockLost)
+	var n int
+	require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM locked`).Scan(&n))
+	assert.Equal(t, 1, n, "nothing of the batch was committed")
+	st, err := w.State(ctx, "p")
+	require.NoError(t, err)
+	assert.Nil(t, st)
+}

@@ -425,6 +425,9 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	if err := storeRejects(ctx, tx, b, failed); err != nil {
 		return engine.Counts{}, fmt.Errorf("store rejects: %w", err)
 	}
+	if err := w.checkLock(ctx, tx, b.Pipeline); err != nil {
+		return engine.Counts{}, err
+	}
 	if b.State != nil {
 		kind, text := b.State.Encode()
 		if _, err := tx.Exec(ctx, `INSERT INTO etl_state (pipeline, cursor_kind, cursor_value, run_id, updated_at)
@@ -440,6 +443,30 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	}
 	counts.Failed = len(failed)
 	return counts, nil
+}
+
+// errLockLost is returned by a write whose run no longer holds its lock.
+var errLockLost = errors.New("lost the pipeline lock: the session holding it ended, so another run may take it; stopping so that two runs never write at once")
+
+// checkLock makes sure, inside a batch's transaction, that the session
+// holding the pipeline's lock (taken by Lock on a connection of its own)
+// still holds it. When that connection dies the server frees the lock and
+// a second run may take it: the batch is then not committed.
+func (w *Warehouse) checkLock(ctx context.Context, tx pgx.Tx, pipeline string) error {
+	w.mu.Lock()
+	pid, ok := w.lockPID[pipeline]
+	w.mu.Unlock()
+	if !ok {
+		return nil // written without Lock: tests and tools, not etl run
+	}
+	var held bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted)`, int32(pid)).Scan(&held); err != nil {
+		return fmt.Errorf("check the pipeline lock: %w", err)
+	}
+	if !held {
+		return errLockLost
+	}
+	return nil
 }
 
 // bulk lands rows in one go: COPY, then for an upsert one INSERT … SELECT
