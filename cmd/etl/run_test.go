@@ -323,3 +323,21 @@ func TestSummaryLine(t *testing.T) {
 	}
 	assert.Equal(t, "partial: contacts (run 7): processed 10 = created 5 + updated 2 + unchanged 1 + rejected 1 + failed 1; skipped before cursor 3, xml chars removed 2, zero dates as null 4 in 2s, 5 records/s → postgres 127.0.0.1:5432/w table crm.contacts", summary(res, false))
 }
+
+// TestPlanWorksOnEveryShippedPipeline runs etl plan on each pipeline in
+// pipelines/ against an empty SQLite warehouse: each must show its columns
+// and the table it would create, with no secrets set.
+func TestPlanWorksOnEveryShippedPipeline(t *testing.T) {
+	files, err := pipelineFiles([]string{"../../pipelines"})
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "w.db")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, out, errOut := runCLI(t, "plan", f, "--warehouse", db)
+			require.Equal(t, exitOK, code, "%s\n%s", out, errOut)
+			assert.Contains(t, out, "COLUMN")
+			assert.Contains(t, out, "CREATE TABLE IF NOT EXISTS")
+		})
+	}
+}
