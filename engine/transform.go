@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -18,6 +19,9 @@ type transformer struct {
 	row   map[string]any // the columns, as `row`
 	since any            // records whose cursor is below it are skipped
 	keys  []int          // indexes of the sink's key columns
+	// inEnv[i] says whether a check or the cursor reads column i, by name
+	// or through row: the others are not copied into env and row.
+	inEnv []bool
 }
 
 func newTransformer(p *Pipeline, since any) *transformer {
@@ -28,6 +32,7 @@ func newTransformer(p *Pipeline, since any) *transformer {
 		since: since,
 	}
 	t.env["row"] = t.row
+	t.inEnv = p.columnsRead()
 	for _, k := range p.Sink.Table.Key {
 		for i, c := range p.Columns {
 			if c.Name == k {
@@ -72,6 +77,9 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 			return t.rejectRec(rec, "map "+col.Name, fmt.Sprintf("column %s (%s): %v", col.Name, col.Type, err)), nil
 		}
 		row[i] = v
+		if !t.inEnv[i] {
+			continue
+		}
 		if checkSeesRaw(col.Type) {
 			v = out
 		}
@@ -170,4 +178,33 @@ func (p *Pipeline) rawRecord(rec *Record) string {
 		}
 	}
 	return (&Record{Fields: masked}).RawText()
+}
+
+// columnsRead reports, for each mapped column, whether a check or the
+// cursor reads it: by name, or any of them when they use `row`.
+func (p *Pipeline) columnsRead() []bool {
+	names := map[string]bool{}
+	v := identVisitor(names)
+	for _, c := range p.Checks {
+		n := c.Expr.program.Node()
+		ast.Walk(&n, v)
+	}
+	if p.Cursor != nil {
+		n := p.Cursor.program.Node()
+		ast.Walk(&n, v)
+	}
+	read := make([]bool, len(p.Columns))
+	for i, c := range p.Columns {
+		read[i] = names["row"] || names[c.Name]
+	}
+	return read
+}
+
+// identVisitor collects the names of the identifiers in an expression.
+type identVisitor map[string]bool
+
+func (v identVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		v[id.Value] = true
+	}
 }

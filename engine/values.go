@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/etl-dev/etl/functions"
 )
 
 // convert turns an expression's result into the Go type of column type t
@@ -54,7 +56,7 @@ func convert(v any, t ColumnType) (any, error) {
 func toText(v any) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return x, nil
+		return v, nil // the same interface value: no new boxing
 	case int:
 		return strconv.Itoa(x), nil
 	case int64:
@@ -84,7 +86,7 @@ func toInteger(v any) (any, error) {
 	case int:
 		return int64(x), nil
 	case int64:
-		return x, nil
+		return v, nil
 	case int32:
 		return int64(x), nil
 	case int16:
@@ -141,6 +143,9 @@ func toFloat(v any) (any, error) {
 func toTime(v any) (any, error) {
 	switch x := v.(type) {
 	case time.Time:
+		if x.Location() == time.UTC {
+			return v, nil // already what the sink wants: no new boxing
+		}
 		return x.UTC(), nil
 	case string:
 		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x))
@@ -156,6 +161,8 @@ var decimalRE = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$`)
 
 func toDecimal(v any) (any, error) {
 	switch x := v.(type) {
+	case functions.Decimal:
+		return x.String(), nil
 	case int:
 		return strconv.Itoa(x), nil
 	case int64:
