@@ -584,39 +584,26 @@ func upsertSQL(t engine.Table, staging string) string {
 	for i, c := range t.Columns {
 		pos[c.Name] = i
 	}
-	var casts, keyRefs, keyJoin, cols, set, old, excluded, known, incoming []string
+	var casts, keyRefs, cols, set, old, excluded []string
 	for i, c := range t.Columns {
 		s := "c" + strconv.Itoa(i+1)
 		casts = append(casts, fromWire(c.Type, s)+" AS "+s)
 	}
 	for _, k := range t.Key {
-		ref := "c" + strconv.Itoa(pos[k]+1)
-		keyRefs = append(keyRefs, ref)
-		keyJoin = append(keyJoin, "o."+pgx.Identifier{k}.Sanitize()+" = src."+ref)
+		keyRefs = append(keyRefs, "c"+strconv.Itoa(pos[k]+1))
 	}
 	isKey := map[string]bool{}
 	for _, k := range t.Key {
 		isKey[k] = true
 	}
-	for i, c := range t.Columns {
+	for _, c := range t.Columns {
 		q := pgx.Identifier{c.Name}.Sanitize()
 		cols = append(cols, q)
 		if !isKey[c.Name] {
 			set = append(set, q+" = EXCLUDED."+q)
 			old = append(old, "etl_target."+q)
 			excluded = append(excluded, "EXCLUDED."+q)
-			known = append(known, "o."+q)
-			incoming = append(incoming, "src.c"+strconv.Itoa(i+1))
 		}
-	}
-	// Rows whose key is new or whose values differ: unchanged rows never
-	// reach the INSERT, so they are not locked, rewritten or logged (an
-	// ON CONFLICT … WHERE that skips them still locks each one and writes
-	// WAL for it). The DO UPDATE … WHERE stays for rows that change between
-	// this read and the insert.
-	differs := "o." + pgx.Identifier{t.Key[0]}.Sanitize() + " IS NULL"
-	if len(known) > 0 {
-		differs += " OR ROW(" + strings.Join(known, ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(incoming, ", ") + ")"
 	}
 	conflict := "DO NOTHING"
 	if len(set) > 0 {
@@ -627,12 +614,9 @@ func upsertSQL(t engine.Table, staging string) string {
 	SELECT DISTINCT ON (` + strings.Join(keyRefs, ", ") + `) *
 	FROM (SELECT ` + strings.Join(casts, ", ") + `, seq FROM pg_temp.` + staging + `) s
 	ORDER BY ` + strings.Join(keyRefs, ", ") + `, seq DESC
-), changed AS (
-	SELECT src.* FROM src LEFT JOIN ` + destination(t).Sanitize() + ` o ON ` + strings.Join(keyJoin, " AND ") + `
-	WHERE ` + differs + `
 ), up AS (
 	INSERT INTO ` + destination(t).Sanitize() + ` AS etl_target (` + strings.Join(cols, ", ") + `)
-	SELECT ` + strings.Join(stagingColumns(len(t.Columns))[:len(t.Columns)], ", ") + ` FROM changed
+	SELECT ` + strings.Join(stagingColumns(len(t.Columns))[:len(t.Columns)], ", ") + ` FROM src
 	ON CONFLICT (` + quoteList(t.Key) + `) ` + conflict + `
 	RETURNING (etl_target.xmax = 0) AS created
 )
