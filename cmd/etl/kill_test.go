@@ -37,10 +37,10 @@ func buildETL(t *testing.T) string {
 // marked failed (interrupted) and the saved cursor is the file's largest.
 func TestKillMidFileAndRerunIntegration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and loads 60,000 rows")
+		t.Skip("builds the binary and loads 120,000 rows")
 	}
 	bin := buildETL(t)
-	const rows = 60000
+	const rows = 120000
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "contacts.csv")
 	writeContacts(t, csvPath, rows, goodContact)
@@ -77,7 +77,15 @@ func TestKillMidFileAndRerunIntegration(t *testing.T) {
 					for s.Scan() {
 					}
 				}()
-				time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+				// Kill at a random moment once rows have started to land (a
+				// fixed delay may fall before the first commit or after the
+				// last on a fast machine).
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+					if n, err := w.query(url, "SELECT count(*) FROM "+table); err == nil && n > 0 {
+						break
+					}
+				}
+				time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
 				if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
 					kills++
 				}
