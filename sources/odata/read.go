@@ -34,36 +34,10 @@ type page struct {
 // engine.Source. A page is parsed whole before any of its entities is
 // emitted, and the next page is fetched while the last one's are.
 func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(engine.Record) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	client := s.client.WithLogger(opts.Logger)
-	pages := make(chan page, 1)
-	fetchErr := make(chan error, 1)
-	go func() {
-		defer close(pages)
-		fetchErr <- s.fetch(ctx, client, opts, func(p page) error {
-			select {
-			case pages <- p:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	var emitErr error
-	for p := range pages {
-		if emitErr != nil {
-			continue
-		}
-		for _, r := range p.records {
-			if err := emit(r); err != nil {
-				emitErr = err
-				cancel()
-				break
-			}
-		}
-	}
-	ferr := <-fetchErr
+	emitErr, ferr := engine.ReadAhead(ctx, func(ctx context.Context, put func([]engine.Record) error) error {
+		return s.fetch(ctx, client, opts, func(p page) error { return put(p.records) })
+	}, emit)
 	if emitErr != nil {
 		return emitErr
 	}
