@@ -1,6 +1,7 @@
 package odata_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -8,12 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +143,12 @@ type fakeOData struct {
 	mu       sync.Mutex
 	entities []entity
 
+	// generate, when > 0, serves that many entities in place of entities:
+	// contact(i) for i in order, made as a page asks for it and written
+	// straight to the response, so nothing the fake keeps grows with the
+	// feed. Atom only, without truncateAt; for benchmarks.
+	generate int
+
 	format     string // "atom" (default), "v2json", "v4json"
 	pageSize   int    // server-driven paging: this many a page, with a next link
 	clamp      int    // ignore $top beyond this many a page, without a next link
@@ -191,6 +200,10 @@ func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if f.generate > 0 {
+		f.serveGenerated(w, r, q)
+		return
+	}
 	list := f.entities
 	if flt := q.Get("$filter"); flt != "" {
 		m := filterRE.FindStringSubmatch(flt)
@@ -219,30 +232,7 @@ func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	total := len(list)
-	start := 0
-	if tok := q.Get("$skiptoken"); tok != "" {
-		n, err := strconv.Atoi(strings.Trim(tok, "'"))
-		require.NoError(f.t, err)
-		start = n
-	} else if sk := q.Get("$skip"); sk != "" && !f.ignoreSkip {
-		start, _ = strconv.Atoi(sk)
-	}
-	size := len(list)
-	if tp := q.Get("$top"); tp != "" {
-		size, _ = strconv.Atoi(tp)
-	}
-	if f.clamp > 0 && size > f.clamp {
-		size = f.clamp
-	}
-	next := ""
-	if f.pageSize > 0 && size > f.pageSize {
-		size = f.pageSize
-		if start+size < len(list) {
-			next = fmt.Sprintf("Contacts?$skiptoken=%d", start+size)
-		}
-	}
-	end := min(start+size, len(list))
-	start = min(start, end)
+	start, end, next := f.window(q, len(list))
 	page := list[start:end]
 	count := -1
 	if q.Get("$inlinecount") == "allpages" || q.Get("$count") == "true" {
@@ -264,6 +254,75 @@ func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = body[:len(body)*2/3]
 	}
 	fmt.Fprint(w, body)
+}
+
+// window is the page a request asks for out of a list of n entities, by
+// its $skiptoken or $skip and $top, as the fake's options shape it: its
+// bounds, and the next link to send, if any.
+func (f *fakeOData) window(q url.Values, n int) (start, end int, next string) {
+	if tok := q.Get("$skiptoken"); tok != "" {
+		v, err := strconv.Atoi(strings.Trim(tok, "'"))
+		require.NoError(f.t, err)
+		start = v
+	} else if sk := q.Get("$skip"); sk != "" && !f.ignoreSkip {
+		start, _ = strconv.Atoi(sk)
+	}
+	size := n
+	if tp := q.Get("$top"); tp != "" {
+		size, _ = strconv.Atoi(tp)
+	}
+	if f.clamp > 0 && size > f.clamp {
+		size = f.clamp
+	}
+	if f.pageSize > 0 && size > f.pageSize {
+		size = f.pageSize
+		if start+size < n {
+			next = fmt.Sprintf("Contacts?$skiptoken=%d", start+size)
+		}
+	}
+	end = min(start+size, n)
+	start = min(start, end)
+	return start, end, next
+}
+
+// serveGenerated answers a request for the generated feed (see generate),
+// an entry at a time: the $filter is on lastUpdate, which grows with the
+// index, so the entities it keeps are a suffix, found by binary search, and
+// already in $orderby's order.
+func (f *fakeOData) serveGenerated(w http.ResponseWriter, r *http.Request, q url.Values) {
+	if (f.format != "" && f.format != "atom") || f.truncateAt > 0 {
+		http.Error(w, "the generated feed is Atom only, whole", http.StatusInternalServerError)
+		return
+	}
+	lo := 0
+	if flt := q.Get("$filter"); flt != "" {
+		m := filterRE.FindStringSubmatch(flt)
+		if m == nil {
+			http.Error(w, "unsupported filter "+flt, http.StatusBadRequest)
+			return
+		}
+		since, err := time.Parse("2006-01-02T15:04:05.9999999", m[1])
+		require.NoError(f.t, err)
+		lo = sort.Search(f.generate, func(i int) bool { return !contact(i).LastUpdate.Before(since) })
+	}
+	if ob := q.Get("$orderby"); ob != "" && ob != "lastUpdate asc" {
+		http.Error(w, "unsupported orderby "+ob, http.StatusBadRequest)
+		return
+	}
+	total := f.generate - lo
+	start, end, next := f.window(q, total)
+	count := -1
+	if q.Get("$inlinecount") == "allpages" {
+		count = total
+	}
+	w.Header().Set("Content-Type", "application/atom+xml;type=feed;charset=utf-8")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	atomHead(bw, count, r)
+	for i := lo + start; i < lo+end; i++ {
+		atomEntry(bw, contact(i))
+	}
+	atomTail(bw, next)
+	_ = bw.Flush()
 }
 
 // checkAuth verifies companyId:apiKey:epoch:base64(HMAC-SHA256(secret,
@@ -296,16 +355,29 @@ func (f *fakeOData) checkAuth(h string) string {
 
 func (f *fakeOData) atom(page []entity, next string, count int, r *http.Request) string {
 	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8" standalone="yes"?>
-<feed xml:base="http://` + r.Host + `/Svc.svc/" xmlns="http://www.w3.org/2005/Atom" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
+	atomHead(&b, count, r)
+	for _, e := range page {
+		atomEntry(&b, e)
+	}
+	atomTail(&b, next)
+	return b.String()
+}
+
+// atomHead writes an Atom feed's start, with its m:count when count >= 0.
+func atomHead(w io.Writer, count int, r *http.Request) {
+	io.WriteString(w, `<?xml version="1.0" encoding="utf-8" standalone="yes"?>
+<feed xml:base="http://`+r.Host+`/Svc.svc/" xmlns="http://www.w3.org/2005/Atom" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">
   <title type="text">Contacts</title>
-  <updated>` + time.Now().UTC().Format(time.RFC3339Nano) + `</updated>
+  <updated>`+time.Now().UTC().Format(time.RFC3339Nano)+`</updated>
 `)
 	if count >= 0 {
-		fmt.Fprintf(&b, "  <m:count>%d</m:count>\n", count)
+		fmt.Fprintf(w, "  <m:count>%d</m:count>\n", count)
 	}
-	for _, e := range page {
-		fmt.Fprintf(&b, `  <entry><id>http://fake/Svc.svc/Contacts('%s')</id><content type="application/xml"><m:properties>
+}
+
+// atomEntry writes one entry.
+func atomEntry(w io.Writer, e entity) {
+	fmt.Fprintf(w, `  <entry><id>http://fake/Svc.svc/Contacts('%s')</id><content type="application/xml"><m:properties>
     <d:id>%s</d:id>
     <d:companyId m:type="Edm.Int32">%d</d:companyId>
     <d:firstName>%s</d:firstName>
@@ -316,13 +388,15 @@ func (f *fakeOData) atom(page []entity, next string, count int, r *http.Request)
     <d:lastUpdate m:type="Edm.DateTime">%s</d:lastUpdate>
   </m:properties></content></entry>
 `, e.ID, e.ID, e.CompanyID, e.FirstName, e.Email, e.Amount, e.IsActive, e.Notes, e.LastUpdate.Format("2006-01-02T15:04:05.9999999"))
-	}
+}
+
+// atomTail writes the feed's next link, if any, and its end.
+func atomTail(w io.Writer, next string) {
 	if next != "" {
 		// Relative: resolved against xml:base.
-		fmt.Fprintf(&b, "  <link rel=\"next\" href=\"%s\" />\n", escapeXML(next))
+		fmt.Fprintf(w, "  <link rel=\"next\" href=\"%s\" />\n", escapeXML(next))
 	}
-	b.WriteString("</feed>\n")
-	return b.String()
+	io.WriteString(w, "</feed>\n")
 }
 
 func escapeXML(s string) string {
@@ -389,20 +463,26 @@ func (f *fakeOData) v4JSON(page []entity, next string, count int, r *http.Reques
 
 // contacts makes n entities, lastUpdate one second apart from base.
 func contacts(n int) []entity {
-	base := time.Date(2024, 4, 1, 9, 0, 0, 0, time.UTC)
 	out := make([]entity, n)
 	for i := range out {
-		out[i] = entity{
-			ID:         fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1),
-			CompanyID:  42,
-			FirstName:  fmt.Sprintf("Ann %d", i+1),
-			Email:      fmt.Sprintf("ann%d@example.com", i+1),
-			Amount:     fmt.Sprintf("%d.%02d", 1000000000000+i, i%100),
-			IsActive:   i%2 == 0,
-			LastUpdate: base.Add(time.Duration(i) * time.Second),
-		}
+		out[i] = contact(i)
 	}
 	return out
+}
+
+// contact is the entity at index i of contacts(n), for any n: made from i
+// alone, so a feed can be generated entity by entity.
+func contact(i int) entity {
+	base := time.Date(2024, 4, 1, 9, 0, 0, 0, time.UTC)
+	return entity{
+		ID:         fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1),
+		CompanyID:  42,
+		FirstName:  fmt.Sprintf("Ann %d", i+1),
+		Email:      fmt.Sprintf("ann%d@example.com", i+1),
+		Amount:     fmt.Sprintf("%d.%02d", 1000000000000+i, i%100),
+		IsActive:   i%2 == 0,
+		LastUpdate: base.Add(time.Duration(i) * time.Second),
+	}
 }
 
 func (f *fakeOData) urls() []string {
