@@ -332,7 +332,13 @@ retry {
 			}
 			assert.Equal(t, want, field(recs, "id"), "every row once, in order")
 			if tt.name == "mid-page" {
-				assert.Contains(t, logs, "mysql connection lost; retrying", "the cut page was read again")
+				// Usually the kill cuts the page's stream and the page is read
+				// again; on a loaded machine the page may already sit in the
+				// socket buffers, and the kill then finds the connection idle
+				// (the driver drops it). Either way every row came once, above.
+				if !strings.Contains(logs, "mysql connection lost; retrying") {
+					assert.Contains(t, logs, "closing bad idle connection", "the kill reached neither a read nor an idle connection")
+				}
 			}
 		})
 	}
