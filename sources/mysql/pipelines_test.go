@@ -15,6 +15,7 @@ import (
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/mysqltest"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/mysql"
 )
@@ -75,26 +76,16 @@ func TestProspectPipelineIntegration(t *testing.T) {
 		(5, 4, '🎉 Eve', NULL, NULL, NULL, NULL, NULL, '2024-01-05 00:00:00', NULL, '2024-05-02 00:00:00'),
 		(6, 4, 'Fay', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`)
 
-	src, err := os.ReadFile("../../pipelines/genius_prospect.hcl")
-	require.NoError(t, err)
-	text := strings.NewReplacer(
-		`table = "genius.prospect"`, `table = "prospect"`,
-		`timezone   = "UTC"`, `timezone   = "Asia/Kolkata"`,
-		`fallback_column    = "add_date"`, `fallback_column    = "add_date"`+"\n    page_size = 2",
-	).Replace(string(src))
-	require.Contains(t, text, "page_size = 2")
-	require.Contains(t, text, `table = "prospect"`)
 	reg := registry()
-	l := engine.NewLoader(reg)
-	l.Strict = true
-	l.LookupEnv = func(name string) (string, bool) {
-		if name == "GENIUS_MYSQL_DSN" {
-			return dsn, true
-		}
-		return "", false
-	}
-	p, diags := l.LoadSource("genius_prospect.hcl", []byte(text))
-	require.False(t, diags.HasErrors(), diags.Error())
+	p := pipelinetest.Load(t, reg, "genius_prospect.hcl", "genius.prospect", map[string]string{"GENIUS_MYSQL_DSN": dsn}, func(text string) string {
+		text = strings.NewReplacer(
+			`timezone   = "UTC"`, `timezone   = "Asia/Kolkata"`,
+			`fallback_column    = "add_date"`, `fallback_column    = "add_date"`+"\n    page_size = 2",
+		).Replace(text)
+		require.Contains(t, text, "page_size = 2")
+		require.Contains(t, text, "Asia/Kolkata")
+		return text
+	})
 
 	pgURL := pgtest.URL(t)
 	ctx := context.Background()
@@ -120,7 +111,7 @@ func TestProspectPipelineIntegration(t *testing.T) {
 		conn, err := pgx.Connect(ctx, pgURL)
 		require.NoError(t, err)
 		defer conn.Close(ctx)
-		rs, err := conn.Query(ctx, `SELECT id, first_name, last_name, city, zip, year_built, notes, hubspot_id, add_date, updated_at FROM prospect ORDER BY id`)
+		rs, err := conn.Query(ctx, `SELECT id, first_name, last_name, city, zip, year_built, notes, hubspot_id, add_date, updated_at FROM genius_prospect ORDER BY id`)
 		require.NoError(t, err)
 		var out []prospect
 		for rs.Next() {
@@ -191,17 +182,12 @@ func TestAppointmentPipelineIntegration(t *testing.T) {
 		(2, 2, '2024-01-15', NULL, 0, 1, '2024-01-01 09:00:00', NULL),
 		(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`)
 
-	src, err := os.ReadFile("../../pipelines/genius_appointment.hcl")
-	require.NoError(t, err)
-	text := strings.NewReplacer(
-		`table = "genius.appointment"`, `table = "appointment"`,
-		`timezone   = "UTC"`, `timezone   = "America/New_York"`,
-	).Replace(string(src))
 	reg := registry()
-	l := engine.NewLoader(reg)
-	l.LookupEnv = func(string) (string, bool) { return dsn, true }
-	p, diags := l.LoadSource("genius_appointment.hcl", []byte(text))
-	require.False(t, diags.HasErrors(), diags.Error())
+	p := pipelinetest.Load(t, reg, "genius_appointment.hcl", "genius.appointment", map[string]string{"GENIUS_MYSQL_DSN": dsn}, func(text string) string {
+		text = strings.Replace(text, `timezone   = "UTC"`, `timezone   = "America/New_York"`, 1)
+		require.Contains(t, text, "America/New_York")
+		return text
+	})
 	pgURL := pgtest.URL(t)
 	ctx := context.Background()
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: pgURL})
@@ -211,7 +197,7 @@ func TestAppointmentPipelineIntegration(t *testing.T) {
 	conn, err := pgx.Connect(ctx, pgURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	rs, err := conn.Query(ctx, `SELECT id, date::text, time, starts_at, spouses_present, is_complete, hubspot_id FROM appointment ORDER BY id`)
+	rs, err := conn.Query(ctx, `SELECT id, date::text, time, starts_at, spouses_present, is_complete, hubspot_id FROM genius_appointment ORDER BY id`)
 	require.NoError(t, err)
 	type appt struct {
 		ID            int64

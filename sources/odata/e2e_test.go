@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/odata"
 )
@@ -43,25 +43,6 @@ func newMarketSharp(t testing.TB, n int) *fakeOData {
 	return &fakeOData{t: t, entities: contacts(n), companyID: msCompany, apiKey: msAPIKey, secretB64: msSecret}
 }
 
-// loadShipped loads a shipped pipeline with its table moved into the test's
-// own schema, after edit is applied to its text.
-func loadShipped(t testing.TB, reg *engine.Registry, file, table string, env map[string]string, edit func(string) string) *engine.Pipeline {
-	t.Helper()
-	src, err := os.ReadFile("../../pipelines/" + file)
-	require.NoError(t, err)
-	text := strings.Replace(string(src), fmt.Sprintf("table = %q", table), fmt.Sprintf("table = %q", strings.ReplaceAll(table, ".", "_")), 1)
-	require.NotEqual(t, string(src), text, "the pipeline's table is %s", table)
-	if edit != nil {
-		text = edit(text)
-	}
-	l := engine.NewLoader(reg)
-	l.Strict = true
-	l.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p, diags := l.LoadSource(file, []byte(text))
-	require.False(t, diags.HasErrors(), diags.Error())
-	return p
-}
-
 func pgRegistry() *engine.Registry {
 	reg := engine.NewRegistry()
 	odata.Register(reg)
@@ -78,7 +59,7 @@ func TestMarketSharpHMAC(t *testing.T) {
 	f.fail503 = 1
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	p := loadShipped(t, pgRegistry(), "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), func(s string) string {
+	p := pipelinetest.Load(t, pgRegistry(), "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), func(s string) string {
 		return strings.Replace(s, `backoff  = "10s"`, `backoff  = "2s"`, 1) // waits 1–2 s
 	})
 	log, logs := newLogger()
@@ -95,7 +76,7 @@ func TestMarketSharpHMAC(t *testing.T) {
 	// A wrong secret: the 401 fails the run, naming the page, without secrets.
 	env := msEnv(srv.URL)
 	env["MARKETSHARP_SECRET_KEY"] = base64.StdEncoding.EncodeToString([]byte("wrong"))
-	p = loadShipped(t, pgRegistry(), "marketsharp_contacts.hcl", "marketsharp.contacts", env, nil)
+	p = pipelinetest.Load(t, pgRegistry(), "marketsharp_contacts.hcl", "marketsharp.contacts", env, nil)
 	_, err = readAll(t, p.Source, engine.ReadOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "page 1: GET ")
@@ -114,7 +95,7 @@ func TestMarketSharpContactsIntegration(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	reg := pgRegistry()
-	p := loadShipped(t, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), nil)
+	p := pipelinetest.Load(t, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), nil)
 
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
 	require.NoError(t, err)
@@ -193,7 +174,7 @@ func TestMarketSharpTruncatedPageKeepsTheCursorIntegration(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	reg := pgRegistry()
-	p := loadShipped(t, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), func(s string) string {
+	p := pipelinetest.Load(t, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), func(s string) string {
 		return strings.Replace(s, "batch_size = 1000", "batch_size = 100", 1)
 	})
 
@@ -334,7 +315,7 @@ func BenchmarkAtomFeedIntegration(b *testing.B) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			reg := pgRegistry()
-			p := loadShipped(b, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), nil)
+			p := pipelinetest.Load(b, reg, "marketsharp_contacts.hcl", "marketsharp.contacts", msEnv(srv.URL), nil)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				runtime.GC()

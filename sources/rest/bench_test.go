@@ -12,6 +12,7 @@ import (
 
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/rest"
 )
@@ -52,7 +53,7 @@ func BenchmarkHubSpotListIntegration(b *testing.B) {
 			rest.Register(reg)
 			postgres.Register(reg)
 			env := map[string]string{"HUBSPOT_API_URL": srv.URL, "HUBSPOT_TOKEN": secretToken}
-			p := loadShippedText(b, reg, "hubspot_contacts.hcl", "hubspot.contacts", env, func(s string) string {
+			p := pipelinetest.Load(b, reg, "hubspot_contacts.hcl", "hubspot.contacts", env, func(s string) string {
 				return rateLimitBlock.ReplaceAllString(s, limit)
 			})
 			b.ResetTimer()

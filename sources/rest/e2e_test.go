@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,31 +14,10 @@ import (
 
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/rest"
 )
-
-// loadShipped loads a shipped pipeline with its table moved into the test's
-// own schema and its API pointed at srv.
-func loadShipped(t testing.TB, reg *engine.Registry, file, table string, env map[string]string) *engine.Pipeline {
-	t.Helper()
-	return loadShippedText(t, reg, file, table, env, func(s string) string { return s })
-}
-
-// loadShippedText is loadShipped with edit applied to the file's text.
-func loadShippedText(t testing.TB, reg *engine.Registry, file, table string, env map[string]string, edit func(string) string) *engine.Pipeline {
-	t.Helper()
-	src, err := os.ReadFile("../../pipelines/" + file)
-	require.NoError(t, err)
-	text := strings.Replace(string(src), fmt.Sprintf("table = %q", table), fmt.Sprintf("table = %q", strings.ReplaceAll(table, ".", "_")), 1)
-	require.NotEqual(t, string(src), text, "the pipeline's table is %s", table)
-	l := engine.NewLoader(reg)
-	l.Strict = true
-	l.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p, diags := l.LoadSource(file, []byte(edit(text)))
-	require.False(t, diags.HasErrors(), diags.Error())
-	return p
-}
 
 // TestHubSpotIncrementalPipelineIntegration runs the shipped
 // hubspot_contacts_incremental pipeline against the fake HubSpot into
@@ -56,7 +33,7 @@ func TestHubSpotIncrementalPipelineIntegration(t *testing.T) {
 	rest.Register(reg)
 	postgres.Register(reg)
 	env := map[string]string{"HUBSPOT_API_URL": srv.URL, "HUBSPOT_TOKEN": secretToken}
-	p := loadShipped(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env)
+	p := pipelinetest.Load(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env, nil)
 
 	// Run 1: everything.
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
@@ -138,7 +115,7 @@ func TestHubSpotMalformedPageKeepsTheCursorIntegration(t *testing.T) {
 	rest.Register(reg)
 	postgres.Register(reg)
 	env := map[string]string{"HUBSPOT_API_URL": srv.URL, "HUBSPOT_TOKEN": secretToken}
-	p := loadShippedText(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env, func(s string) string {
+	p := pipelinetest.Load(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env, func(s string) string {
 		return rateLimitBlock.ReplaceAllString(s, "") // 4 requests a second is HubSpot's, not this test's
 	})
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/rest"
 )
@@ -89,7 +90,7 @@ func TestLeadConduitPipelineIntegration(t *testing.T) {
 	reg := engine.NewRegistry()
 	rest.Register(reg)
 	postgres.Register(reg)
-	p := loadShipped(t, reg, "activeprospect_events.hcl", "leadconduit.events", map[string]string{"LEADCONDUIT_API_URL": srv.URL, "LEADCONDUIT_API_KEY": secretKey})
+	p := pipelinetest.Load(t, reg, "activeprospect_events.hcl", "leadconduit.events", map[string]string{"LEADCONDUIT_API_URL": srv.URL, "LEADCONDUIT_API_KEY": secretKey}, nil)
 
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
 	require.NoError(t, err)
@@ -159,7 +160,7 @@ func TestArrivyPipelineIntegration(t *testing.T) {
 	reg := engine.NewRegistry()
 	rest.Register(reg)
 	postgres.Register(reg)
-	p := loadShipped(t, reg, "arrivy_tasks.hcl", "arrivy.tasks", map[string]string{"ARRIVY_API_URL": srv.URL, "ARRIVY_AUTH_KEY": secretKey, "ARRIVY_AUTH_TOKEN": secretToken})
+	p := pipelinetest.Load(t, reg, "arrivy_tasks.hcl", "arrivy.tasks", map[string]string{"ARRIVY_API_URL": srv.URL, "ARRIVY_AUTH_KEY": secretKey, "ARRIVY_AUTH_TOKEN": secretToken}, nil)
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
 	require.NoError(t, err)
 	assert.Equal(t, engine.Tally{Processed: 7, Created: 7}, res.Tally)
