@@ -17,11 +17,11 @@ import (
 
 // runInline loads an inline pipeline whose records and checks are given,
 // and runs it into a fresh SQLite warehouse.
-func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*engine.Result, error, string) {
+func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*engine.Result, string, error) {
 	return runInlineWith(t, records, checks, "max_rejects = 10", opts)
 }
 
-func runInlineWith(t *testing.T, records, checks, settings string, opts engine.RunOptions) (*engine.Result, error, string) {
+func runInlineWith(t *testing.T, records, checks, settings string, opts engine.RunOptions) (*engine.Result, string, error) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "w.db")
 	src := fmt.Sprintf(`pipeline "p" {
@@ -53,7 +53,7 @@ func runInlineWith(t *testing.T, records, checks, settings string, opts engine.R
 	p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
 	require.False(t, diags.HasErrors(), "%v", diags)
 	res, err := p.Run(context.Background(), reg, opts)
-	return res, err, db
+	return res, db, err
 }
 
 func query(t *testing.T, db, q string) string {
@@ -77,7 +77,7 @@ const fiveRecords = `[{n = 1, name = "a"}, {n = 2, name = " b "}, {n = 3, name =
 
 func TestRunOutcomes(t *testing.T) {
 	t.Run("warn loads the record and counts it", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, `validate "named" {
+		res, db, err := runInline(t, fiveRecords, `validate "named" {
     check   = "name != ''"
     on_fail = "warn"
   }`, engine.RunOptions{})
@@ -88,7 +88,7 @@ func TestRunOutcomes(t *testing.T) {
 		assert.Equal(t, "5", query(t, db, "SELECT cursor_value FROM etl_state"))
 	})
 	t.Run("abort stops the run with what landed before it", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, `validate "named" {
+		res, db, err := runInline(t, fiveRecords, `validate "named" {
     check   = "name != ''"
     message = "name is empty"
     on_fail = "abort"
@@ -102,7 +102,7 @@ func TestRunOutcomes(t *testing.T) {
 		assert.Equal(t, "failed", query(t, db, "SELECT status FROM etl_sync_history"))
 	})
 	t.Run("reject goes on and ends partial", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, `validate "named" {
+		res, db, err := runInline(t, fiveRecords, `validate "named" {
     check = "name != ''"
   }`, engine.RunOptions{})
 		require.NoError(t, err)
@@ -111,19 +111,19 @@ func TestRunOutcomes(t *testing.T) {
 		assert.Equal(t, "validate named|check named failed|3", query(t, db, "SELECT check_name || '|' || reason || '|' || line FROM etl_rejects"))
 	})
 	t.Run("limit stops early", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{Limit: 3})
+		res, db, err := runInline(t, fiveRecords, "", engine.RunOptions{Limit: 3})
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), res.Tally.Processed)
 		assert.Equal(t, "1,2,3", query(t, db, "SELECT n FROM t ORDER BY n"))
 	})
 	t.Run("since skips older records inclusively", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{Since: "3"})
+		res, db, err := runInline(t, fiveRecords, "", engine.RunOptions{Since: "3"})
 		require.NoError(t, err)
 		assert.Equal(t, engine.Tally{Processed: 3, Created: 3, Skipped: 2}, res.Tally)
 		assert.Equal(t, "3,4,5", query(t, db, "SELECT n FROM t ORDER BY n"))
 	})
 	t.Run("dry run writes nothing", func(t *testing.T) {
-		res, err, db := runInline(t, fiveRecords, "", engine.RunOptions{DryRun: true})
+		res, db, err := runInline(t, fiveRecords, "", engine.RunOptions{DryRun: true})
 		require.NoError(t, err)
 		assert.Equal(t, int64(5), res.Valid)
 		assert.NoFileExists(t, db)
@@ -149,7 +149,7 @@ func TestRejectBudget(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, err, db := runInlineWith(t, records, empty, c.settings, engine.RunOptions{})
+			res, db, err := runInlineWith(t, records, empty, c.settings, engine.RunOptions{})
 			if c.err == "" {
 				require.NoError(t, err)
 				assert.Equal(t, engine.StatusPartial, res.Status)
@@ -187,7 +187,7 @@ func TestInvalidBudgetIsAValidateError(t *testing.T) {
 
 func TestMaskedFieldsNeverReachTheRejects(t *testing.T) {
 	records := `[{n = 1, name = "", email = "ann@example.com", phone = "5551234567"}]`
-	_, err, db := runInlineWith(t, records, `validate "named" {
+	_, db, err := runInlineWith(t, records, `validate "named" {
     check = "name != ''"
   }`, `max_rejects = 5
   mask        = ["email", "phone"]`, engine.RunOptions{})

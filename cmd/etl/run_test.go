@@ -80,26 +80,6 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-type pgRow struct {
-	ID     int64
-	Email  *string
-	Name   string
-	Amount string
-}
-
-func pgContacts(t *testing.T, url string) []pgRow {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT id, email, name, amount::text FROM crm.contacts ORDER BY id`)
-	require.NoError(t, err)
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgRow])
-	require.NoError(t, err)
-	return out
-}
-
 func pgScalar[T any](t *testing.T, url, q string, args ...any) T {
 	t.Helper()
 	ctx := context.Background()

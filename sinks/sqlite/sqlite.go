@@ -148,7 +148,7 @@ func parseURL(raw string) (string, error) {
 			}
 		}
 	} else if ok && len(scheme) > 1 && !strings.ContainsAny(scheme, `/\.`) {
-		return "", fmt.Errorf("unknown scheme %q: use sqlite: or file:", scheme)
+		return "", fmt.Errorf("unknown scheme %q: use sqlite or file", scheme)
 	}
 	if strings.ContainsAny(rest, "?#") {
 		return "", errors.New("a sqlite URL takes no query or fragment (escape '?' as %3F and '#' as %23 in a path)")
