@@ -42,7 +42,7 @@ func (p *Pipeline) Plan(ctx context.Context, reg *Registry, opts RunOptions) (*P
 	if opts.WarehouseURL != "" {
 		u = opts.WarehouseURL
 	}
-	wh, err := reg.OpenWarehouse(ctx, p.Sink.Kind, u)
+	wh, err := reg.InspectWarehouse(ctx, p.Sink.Kind, u)
 	if err != nil {
 		pl.Warehouse = p.Redact(u)
 		pl.DDLNote = p.Redact(err.Error())

@@ -99,25 +99,43 @@ func (p *Pipeline) WarehouseURL(getenv func(string) string) string {
 // names; a bare path is an SQLite file. kind is the sink block's label:
 // "warehouse" accepts any driver, a driver name insists on that driver.
 func (r *Registry) OpenWarehouse(ctx context.Context, kind, rawURL string) (Warehouse, error) {
+	d, u, err := r.sinkDriver(kind, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return d.Open(ctx, u)
+}
+
+// InspectWarehouse is OpenWarehouse for looking only (etl plan): a driver
+// with an Inspect function creates nothing that does not exist yet.
+func (r *Registry) InspectWarehouse(ctx context.Context, kind, rawURL string) (Warehouse, error) {
+	d, u, err := r.sinkDriver(kind, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if d.Inspect != nil {
+		return d.Inspect(ctx, u)
+	}
+	return d.Open(ctx, u)
+}
+
+// sinkDriver finds the driver for rawURL's scheme and normalizes the URL.
+func (r *Registry) sinkDriver(kind, rawURL string) (SinkDriver, string, error) {
 	scheme := "sqlite"
 	if i := strings.Index(rawURL, ":"); i > 0 && !strings.ContainsAny(rawURL[:i], `/\.`) {
 		scheme = strings.ToLower(rawURL[:i])
 	}
 	d, ok := r.sinks[scheme]
 	if !ok {
-		return nil, fmt.Errorf("open warehouse: no sink serves %q URLs (known: %s)", scheme, strings.Join(sortedKeys(r.sinks), ", "))
+		return SinkDriver{}, "", fmt.Errorf("open warehouse: no sink serves %q URLs (known: %s)", scheme, strings.Join(sortedKeys(r.sinks), ", "))
 	}
 	if kind != "" && kind != "warehouse" && kind != d.Name {
-		return nil, fmt.Errorf("open warehouse: the sink is %q but the URL is a %s URL", kind, d.Name)
+		return SinkDriver{}, "", fmt.Errorf("open warehouse: the sink is %q but the URL is a %s URL", kind, d.Name)
 	}
 	if scheme == "sqlite" && !strings.HasPrefix(rawURL, "sqlite:") {
 		rawURL = "sqlite:" + rawURL
 	}
-	w, err := d.Open(ctx, rawURL)
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
+	return d, rawURL, nil
 }
 
 // errLimit stops a source once --limit records were read.

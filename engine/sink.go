@@ -228,4 +228,7 @@ type SinkDriver struct {
 	Schemes []string // URL schemes: "postgres", "postgresql"; "sqlite", "file"
 	// Open connects to the warehouse at url. It does not migrate.
 	Open func(ctx context.Context, url string) (Warehouse, error)
+	// Inspect, when set, opens the warehouse for etl plan without creating
+	// anything (an SQLite file that does not exist yet); nil: Open serves.
+	Inspect func(ctx context.Context, url string) (Warehouse, error)
 }

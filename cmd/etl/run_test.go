@@ -273,13 +273,14 @@ func TestPlanShowsColumnsCursorAndDDLWithoutWriting(t *testing.T) {
 	for _, want := range []string{
 		"source:     csv " + csvPath,
 		"cursor:     none saved (none): reads everything",
-		"target:     sqlite " + db + " table crm__contacts, upsert on id",
+		"target:     sqlite " + db + " (not created yet) table crm__contacts, upsert on id",
 		"amount      decimal    decimal(record.amount)",
 		"has_email  reject   email != nil  contact has no email",
 		`CREATE TABLE IF NOT EXISTS "crm__contacts"`,
 	} {
 		assert.Contains(t, out, want)
 	}
+	assert.NoFileExists(t, db, "planning creates no warehouse")
 
 	code, _, _ = runCLI(t, "run", pl)
 	require.Equal(t, exitOK, code)

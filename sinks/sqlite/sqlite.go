@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ const readConns = 4
 
 // Register adds the sqlite sink driver (URL schemes sqlite: and file:) to r.
 func Register(r *engine.Registry) {
-	r.RegisterSink(engine.SinkDriver{Name: "sqlite", Schemes: []string{"sqlite", "file"}, Open: Open})
+	r.RegisterSink(engine.SinkDriver{Name: "sqlite", Schemes: []string{"sqlite", "file"}, Open: Open, Inspect: Inspect})
 }
 
 // Warehouse is an SQLite database file used as a warehouse. It is safe for
@@ -53,6 +54,8 @@ type Warehouse struct {
 
 	mu    sync.Mutex
 	locks map[*os.File]struct{} // run locks held, released by Close
+
+	scratch string // Inspect's stand-in for a file not created yet: removed by Close
 }
 
 var (
@@ -70,6 +73,31 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 	if err != nil {
 		return nil, err
 	}
+	return w, nil
+}
+
+// Inspect opens the database the URL names for etl plan, creating nothing:
+// when the file does not exist yet, it opens an empty scratch database in
+// its place (removed by Close), so a plan shows what a first run would
+// create.
+func Inspect(ctx context.Context, url string) (engine.Warehouse, error) {
+	name, err := parseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: open %q: %w", url, err)
+	}
+	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		return Open(ctx, url)
+	}
+	dir, err := os.MkdirTemp("", "etl-plan-")
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: inspect %s: %w", name, err)
+	}
+	w, err := open(ctx, "sqlite://"+filepath.Join(dir, "etl.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	w.name, w.file, w.scratch = name+" (not created yet)", "", dir
 	return w, nil
 }
 
@@ -212,6 +240,9 @@ func (w *Warehouse) Close() error {
 	}
 	w.mu.Unlock()
 	errs = append(errs, w.ro.Close(), w.db.Close())
+	if w.scratch != "" {
+		errs = append(errs, os.RemoveAll(w.scratch))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink sqlite: close %s: %w", w.name, err)
 	}

@@ -1379,3 +1379,26 @@ func TestPlanTableShowsWhatPrepareWouldRun(t *testing.T) {
 	_, err = w.PlanTable(ctx, tb)
 	assert.ErrorContains(t, err, "no primary key or unique index on exactly (name)")
 }
+
+func TestInspectCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "later.db")
+	w, err := Inspect(ctx, "sqlite://"+path)
+	require.NoError(t, err)
+	assert.Equal(t, "sqlite "+path+" (not created yet)", w.Describe())
+	tb := engine.Table{Name: "t", Mode: engine.ModeUpsert, Key: []string{"id"}, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}}
+	ddl, err := w.(engine.TablePlanner).PlanTable(ctx, tb)
+	require.NoError(t, err)
+	assert.Len(t, ddl, 1, "a first run would create the table")
+	scratch := w.(*Warehouse).scratch
+	require.DirExists(t, scratch)
+	require.NoError(t, w.Close())
+	assert.NoFileExists(t, path)
+	assert.NoDirExists(t, scratch, "the stand-in is removed")
+
+	real := openTest(t) // exists: Inspect opens it as it is
+	w, err = Inspect(ctx, "sqlite://"+real.Path())
+	require.NoError(t, err)
+	defer w.Close()
+	assert.Equal(t, "", w.(*Warehouse).scratch)
+}
