@@ -36,7 +36,7 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 	if u == "" {
 		u = engine.DefaultWarehouseURL
 	}
-	wh, err := reg.OpenWarehouse(ctx, "warehouse", u)
+	wh, err := reg.InspectWarehouse(ctx, "warehouse", u)
 	if err != nil {
 		fmt.Fprintf(stderr, "etl history: %v\n", err)
 		return exitFailed

@@ -322,3 +322,25 @@ func TestPlanWorksOnEveryShippedPipeline(t *testing.T) {
 		})
 	}
 }
+
+func TestHistoryListsRunsAndCreatesNoWarehouse(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.db")
+	code, out, _ := runCLI(t, "history", "--warehouse", "sqlite://"+db)
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, "no runs recorded")
+	assert.NoFileExists(t, db)
+
+	csvPath := filepath.Join(dir, "contacts.csv")
+	writeContacts(t, csvPath, 3, goodContact)
+	pl := filepath.Join(dir, "contacts.hcl")
+	require.NoError(t, os.WriteFile(pl, []byte(contactsPipeline(csvPath, fmt.Sprintf("url = %q", "sqlite://"+db))), 0o644))
+	code, _, _ = runCLI(t, "run", pl)
+	require.Equal(t, exitOK, code)
+	code, out, _ = runCLI(t, "history", "--warehouse", "sqlite://"+db)
+	assert.Equal(t, exitOK, code)
+	assert.Regexp(t, `(?m)^1\s+contacts\s+.*\s+success\s+3\s+3\s+0\s+0\s+0\s+0\s*$`, out)
+	code, out, _ = runCLI(t, "history", "--warehouse", "sqlite://"+db, "--format", "json")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, `"status": "success"`)
+}
