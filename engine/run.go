@@ -429,7 +429,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		var max any
 		warnLogged := 0
 		for sb := range raw {
-			w := work{batch: Batch{RunID: res.RunID, Pipeline: p.Name}}
+			w := work{batch: Batch{RunID: res.RunID, Pipeline: p.Name,
+				Rows:    make([][]any, 0, len(sb.records)),
+				Origins: make([]*Record, 0, len(sb.records))}}
 			vals := make([]any, len(sb.records)*ncols)
 			for i := range sb.records {
 				rec := &sb.records[i]
