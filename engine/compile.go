@@ -24,7 +24,6 @@ import (
 // Program is one compiled expression with where it came from.
 type Program struct {
 	Source  string // the expr code
-	Range   hcl.Range
 	program *vm.Program
 	typ     reflect.Type // static result type; nil when unknown
 }
@@ -197,7 +196,7 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	if err := c.checkFields(prog.Node(), src); err != nil {
 		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
 	}
-	return &Program{Source: src, Range: rng, program: prog, typ: prog.Node().Type()}, nil
+	return &Program{Source: src, program: prog, typ: prog.Node().Type()}, nil
 }
 
 // checkFields reports a `record.<name>` whose name the source did not

@@ -55,7 +55,6 @@ type SinkSpec struct {
 	Kind  string // the block's label: "warehouse", or a driver name such as "postgres"
 	URL   string // as configured; empty means ETL_WAREHOUSE_URL, else the embedded SQLite file
 	Table Table  // Schema, Name, Columns, Key and Mode; RunID is set per run
-	Range hcl.Range
 }
 
 // Redact removes the pipeline's secrets (every env() and file() value) from s.
@@ -285,7 +284,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 func (l *Loader) buildSink(sc *sinkConfig, cols []*MappedColumn, declared []string, incremental bool) (SinkSpec, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	attrs, _ := sc.Body.JustAttributes()
-	spec := SinkSpec{Kind: sc.Kind, Range: sc.DefRange}
+	spec := SinkSpec{Kind: sc.Kind}
 	if sc.Kind != "warehouse" {
 		if _, ok := l.registry.drivers[sc.Kind]; !ok {
 			kinds := append([]string{"warehouse"}, l.registry.SinkNames()...)
