@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
@@ -189,6 +191,11 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	opts = append(opts, expr.Env(env))
 	opts = append(opts, c.opts...)
 	opts = append(opts, extra...)
+	if tree, err := parser.Parse(src); err == nil {
+		if err := c.checkArity(tree.Node, src); err != nil {
+			return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
+		}
+	}
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
@@ -196,6 +203,7 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	if err := c.checkFields(prog.Node(), src); err != nil {
 		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
 	}
+
 	return &Program{Source: src, program: prog, typ: prog.Node().Type()}, nil
 }
 
@@ -218,6 +226,64 @@ func (c *compiler) checkFields(root ast.Node, src string) error {
 	fe := &file.Error{Location: v.bad.Property.Location(),
 		Message: fmt.Sprintf("unknown field %s (declared: %s)", v.bad.Property.(*ast.StringNode).Value, strings.Join(c.fields, ", "))}
 	return fe.Bind(file.NewSource(src))
+}
+
+// checkArity reports a library call with too few or too many arguments, on
+// the parsed tree (where a name expr also has as a builtin is still a
+// BuiltinNode). expr's checker misses some (a call nested in another's
+// argument, such as lower(trim())), which would fail every record at run
+// time, and panics on others (lower(trim(1, 2))).
+func (c *compiler) checkArity(root ast.Node, src string) error {
+	var bad error
+	ast.Find(root, func(n ast.Node) bool {
+		if bad != nil {
+			return false
+		}
+		var name string
+		var args int
+		switch call := n.(type) {
+		case *ast.CallNode:
+			id, ok := call.Callee.(*ast.IdentifierNode)
+			if !ok {
+				return false
+			}
+			name, args = id.Value, len(call.Arguments)
+		case *ast.BuiltinNode:
+			name, args = call.Name, len(call.Arguments)
+		default:
+			return false
+		}
+		f, ok := c.library[name]
+		if !ok || len(f.Types) == 0 {
+			return false
+		}
+		fewest, most := -1, 0
+		for _, t := range f.Types {
+			ft := reflect.TypeOf(t).Elem()
+			in := ft.NumIn()
+			if ft.IsVariadic() {
+				in--
+				most = math.MaxInt
+			}
+			most = max(most, in)
+			if fewest < 0 || in < fewest {
+				fewest = in
+			}
+		}
+		msg := ""
+		switch {
+		case args < fewest:
+			msg = "not enough arguments to call " + name
+		case args > most:
+			msg = "too many arguments to call " + name
+		default:
+			return false
+		}
+		fe := &file.Error{Location: n.Location(), Message: msg}
+		bad = fe.Bind(file.NewSource(src))
+		return true
+	})
+	return bad
 }
 
 type fieldVisitor struct {

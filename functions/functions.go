@@ -32,6 +32,11 @@ type Function struct {
 	// "integer", "float", "boolean", "timestamp", "date", "decimal",
 	// "json", or "" when it depends on the input.
 	Column string
+	// Func is the function itself, as expr calls it. It keeps no reference
+	// to its arguments' slice once it returns.
+	Func func(args ...any) (any, error)
+	// Types are its signatures, for expr's checker: new(func(any) string)…
+	Types []any
 	// Option registers the function (and, for decimal, its operator
 	// overloads) with expr.Compile. It is self-contained: an expression
 	// compiled with it alone can call the function.
@@ -56,7 +61,8 @@ func Library(opts Options) []Function {
 			Doc:       "The address trimmed and lower-cased, checked like net/mail with no display name, no angle brackets and a dot in the domain. nil, \"\" and blanks give nil; anything that is not one bare address is an error.",
 			Example:   "email(record.properties.email)",
 			Column:    "text",
-			Option:    expr.Function("email", emailFunc, new(func(any) string)),
+			Func:      emailFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "phone",
@@ -64,7 +70,8 @@ func Library(opts Options) []Function {
 			Doc:       "The digits of a phone number, with spaces, punctuation and a leading + removed; numbers are accepted too. nil, \"\" and blanks give nil; fewer than 10 or more than 15 digits, or any letter (such as \"ext\"), is an error.",
 			Example:   "phone(record.phone) ?? ''",
 			Column:    "text",
-			Option:    expr.Function("phone", phoneFunc, new(func(any) string)),
+			Func:      phoneFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "timestamp",
@@ -72,8 +79,8 @@ func Library(opts Options) []Function {
 			Doc:       "An instant in UTC from a time, an ISO 8601 date or date-time (T or space, optional fraction, optional Z, +hh:mm, +hhmm or +hh), RFC 1123, OData /Date(ms)/, or epoch seconds or milliseconds (a number or a string of digits: magnitudes from 1e11 are milliseconds, from 1e8 seconds, and smaller ones an error, being more likely years, compact dates or a 0 for unset). A date-time without a zone is read in the pipeline's timezone. The optional layout is a Go time layout for other string forms. nil, \"\", blanks, the zero time and MySQL zero dates (0000-00-00) give nil; anything else unreadable is an error.",
 			Example:   "timestamp(record.updatedAt)",
 			Column:    "timestamp",
-			Option: expr.Function("timestamp", tp.timestampFunc,
-				new(func(any) time.Time), new(func(any, string) time.Time)),
+			Func:      tp.timestampFunc,
+			Types:     []any{new(func(any) time.Time), new(func(any, string) time.Time)},
 		},
 		{
 			Name:      "date",
@@ -81,8 +88,8 @@ func Library(opts Options) []Function {
 			Doc:       "The calendar date, as midnight UTC, of anything timestamp reads. A value with a zone (or an instant: a time or an epoch) is first converted to the pipeline's timezone; a date or date-time without a zone keeps its own date. nil, \"\" and blanks give nil; anything unreadable is an error.",
 			Example:   "date(record.birthday)",
 			Column:    "date",
-			Option: expr.Function("date", tp.dateFunc,
-				new(func(any) time.Time), new(func(any, string) time.Time)),
+			Func:      tp.dateFunc,
+			Types:     []any{new(func(any) time.Time), new(func(any, string) time.Time)},
 		},
 		{
 			Name:      "int",
@@ -90,7 +97,8 @@ func Library(opts Options) []Function {
 			Doc:       "A 64-bit integer from an integer, an integral float, json.Number or decimal, or a string such as \" 42\", \"-7\", \"+5\", \"12.0\" or \"1e3\". nil, \"\" and blanks give nil; a fraction (\"12.5\"), a value beyond the int64 range, a boolean or any other text is an error.",
 			Example:   "int(record.id)",
 			Column:    "integer",
-			Option:    expr.Function("int", intFunc, new(func(any) int)),
+			Func:      intFunc,
+			Types:     []any{new(func(any) int)},
 		},
 		{
 			Name:      "float",
@@ -98,7 +106,8 @@ func Library(opts Options) []Function {
 			Doc:       "A float64 from a number, json.Number, decimal or a decimal string (\"3.14\", \"-1e-3\"). nil, \"\" and blanks give nil; NaN, infinities, hexadecimal, out-of-range values, booleans and other text are errors.",
 			Example:   "float(record.latitude)",
 			Column:    "float",
-			Option:    expr.Function("float", floatFunc, new(func(any) float64)),
+			Func:      floatFunc,
+			Types:     []any{new(func(any) float64)},
 		},
 		{
 			Name:      "bool",
@@ -106,7 +115,8 @@ func Library(opts Options) []Function {
 			Doc:       "A boolean from a bool, the numbers 0 and 1, or the words true/false, t/f, yes/no, y/n, on/off and 1/0 in any case. nil, \"\" and blanks give nil; anything else is an error.",
 			Example:   "bool(record.IsActive)",
 			Column:    "boolean",
-			Option:    expr.Function("bool", boolFunc, new(func(any) bool)),
+			Func:      boolFunc,
+			Types:     []any{new(func(any) bool)},
 		},
 		{
 			Name:      "decimal",
@@ -114,6 +124,7 @@ func Library(opts Options) []Function {
 			Doc:       "An exact decimal from an integer, json.Number, float (its shortest exact text) or a string such as \"-12.50\", \".5\" or \"1.5e3\"; the scale is kept as written (\"12.50\" stays 12.50). Thousands separators are not accepted: strip them with regex_replace first. +, -, *, ==, !=, <, <=, > and >= work between decimals, ints and floats (there is no / or unary -: write 0 - x); arithmetic with a nil decimal gives nil and comparing one with < or > gives false. nil, \"\" and blanks give nil; anything else is an error.",
 			Example:   "decimal(record.amount) > 0",
 			Column:    "decimal",
+			Func:      decimalFunc,
 			Option:    decimalOption(),
 		},
 		{
@@ -122,7 +133,8 @@ func Library(opts Options) []Function {
 			Doc:       "The value without leading and trailing white space; non-strings are formatted first (numbers as plain decimals, times as RFC 3339). nil gives nil; \"  \" gives \"\". It never fails.",
 			Example:   "trim(record.properties.firstname)",
 			Column:    "text",
-			Option:    expr.Function("trim", trimFunc, new(func(any) string)),
+			Func:      trimFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "lower",
@@ -130,7 +142,8 @@ func Library(opts Options) []Function {
 			Doc:       "The value in lower case; non-strings are formatted first. nil gives nil. It never fails.",
 			Example:   "lower(record.status)",
 			Column:    "text",
-			Option:    expr.Function("lower", lowerFunc, new(func(any) string)),
+			Func:      lowerFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "upper",
@@ -138,7 +151,8 @@ func Library(opts Options) []Function {
 			Doc:       "The value in upper case; non-strings are formatted first. nil gives nil. It never fails.",
 			Example:   "upper(record.state)",
 			Column:    "text",
-			Option:    expr.Function("upper", upperFunc, new(func(any) string)),
+			Func:      upperFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "nullif",
@@ -146,7 +160,8 @@ func Library(opts Options) []Function {
 			Doc:       "nil when value equals other, else value unchanged. Numbers compare by value (1 equals 1.0 and json.Number \"1\"); a string compared with a number is read as a decimal number first (\"0.00\" equals 0); strings compare exactly. It never fails.",
 			Example:   "nullif(record.state, 'N/A')",
 			Column:    "",
-			Option:    expr.Function("nullif", nullifFunc, new(func(any, any) any)),
+			Func:      nullifFunc,
+			Types:     []any{new(func(any, any) any)},
 		},
 		{
 			Name:      "coalesce",
@@ -154,7 +169,8 @@ func Library(opts Options) []Function {
 			Doc:       "The first argument that is neither nil nor \"\"; nil when there is none. It never fails.",
 			Example:   "coalesce(record.mobile, record.phone)",
 			Column:    "",
-			Option:    expr.Function("coalesce", coalesceFunc, new(func(...any) any)),
+			Func:      coalesceFunc,
+			Types:     []any{new(func(...any) any)},
 		},
 		{
 			Name:      "json",
@@ -162,7 +178,8 @@ func Library(opts Options) []Function {
 			Doc:       "A parsed JSON cell: objects, arrays, strings, booleans, and numbers as int when written without fraction or exponent and within int64, else float. A map, slice, number or boolean is returned as is. nil, \"\", blanks and JSON null give nil; invalid JSON is an error with the parser's message.",
 			Example:   "json(record.custom_fields)",
 			Column:    "json",
-			Option:    expr.Function("json", jsonFunc, new(func(any) any)),
+			Func:      jsonFunc,
+			Types:     []any{new(func(any) any)},
 		},
 		{
 			Name:      "regex_replace",
@@ -170,7 +187,8 @@ func Library(opts Options) []Function {
 			Doc:       "Every match of the RE2 pattern replaced by replacement, which may refer to groups as $1 or ${name}; non-strings are formatted first. nil gives nil. An invalid pattern is an error.",
 			Example:   "regex_replace(record.amount, '[,$ ]', '')",
 			Column:    "text",
-			Option:    expr.Function("regex_replace", re.replaceFunc, new(func(any, string, string) string)),
+			Func:      re.replaceFunc,
+			Types:     []any{new(func(any, string, string) string)},
 		},
 		{
 			Name:      "sha256",
@@ -178,7 +196,8 @@ func Library(opts Options) []Function {
 			Doc:       "The SHA-256 of the value's UTF-8 bytes as 64 lower-case hex digits; non-strings are formatted first, and \"\" is hashed like any string. nil gives nil. It never fails.",
 			Example:   "sha256(email(record.email))",
 			Column:    "text",
-			Option:    expr.Function("sha256", sha256Func, new(func(any) string)),
+			Func:      sha256Func,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "hmac_sha256",
@@ -186,7 +205,8 @@ func Library(opts Options) []Function {
 			Doc:       "The raw 32-byte HMAC-SHA256 of message under key, as a string of bytes (not text): pass it to base64_encode. key may be raw bytes from base64_decode. nil in either argument gives nil. It never fails.",
 			Example:   "base64_encode(hmac_sha256(base64_decode(record.secret), record.message))",
 			Column:    "text",
-			Option:    expr.Function("hmac_sha256", hmacSHA256Func, new(func(any, any) string)),
+			Func:      hmacSHA256Func,
+			Types:     []any{new(func(any, any) string)},
 		},
 		{
 			Name:      "base64_encode",
@@ -194,7 +214,8 @@ func Library(opts Options) []Function {
 			Doc:       "The standard, padded base64 of the value's bytes; non-strings are formatted first. nil gives nil. It never fails.",
 			Example:   "base64_encode(record.signature)",
 			Column:    "text",
-			Option:    expr.Function("base64_encode", base64EncodeFunc, new(func(any) string)),
+			Func:      base64EncodeFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "base64_decode",
@@ -202,7 +223,8 @@ func Library(opts Options) []Function {
 			Doc:       "The bytes that base64 text (standard or URL alphabet, padded or not, surrounding blanks ignored) encodes, as a string of bytes. nil gives nil. Text that is not base64 is an error that does not quote the value, since it is usually a secret.",
 			Example:   "base64_decode(record.secret)",
 			Column:    "text",
-			Option:    expr.Function("base64_decode", base64DecodeFunc, new(func(any) string)),
+			Func:      base64DecodeFunc,
+			Types:     []any{new(func(any) string)},
 		},
 		{
 			Name:      "now_unix",
@@ -210,8 +232,14 @@ func Library(opts Options) []Function {
 			Doc:       "The current time in whole seconds since the Unix epoch, read at each call. It never fails.",
 			Example:   "string(now_unix())",
 			Column:    "integer",
-			Option:    expr.Function("now_unix", nowUnixFunc, new(func() int)),
+			Func:      nowUnixFunc,
+			Types:     []any{new(func() int)},
 		},
+	}
+	for i := range fns {
+		if fns[i].Option == nil {
+			fns[i].Option = expr.Function(fns[i].Name, fns[i].Func, fns[i].Types...)
+		}
 	}
 	slices.SortFunc(fns, func(a, b Function) int { return strings.Compare(a.Name, b.Name) })
 	return fns
