@@ -28,6 +28,7 @@ type Program struct {
 	Source  string // the expr code
 	program *vm.Program
 	typ     reflect.Type // static result type; nil when unknown
+	fast    *fastExpr    // map expressions only; nil when the VM must run it
 }
 
 // MappedColumn is one target column: its expression and warehouse type.
@@ -141,6 +142,7 @@ func (c *compiler) compileMap(body hcl.Body, ctx *hcl.EvalContext) ([]*MappedCol
 		if prog == nil {
 			continue
 		}
+		prog.fast = c.fastCompile(prog.program.Node())
 		cols = append(cols, &MappedColumn{Name: a.Name, Type: c.inferType(prog), Expr: prog})
 	}
 	if len(cols) == 0 && !diags.HasErrors() {

@@ -15,6 +15,7 @@ import (
 type transformer struct {
 	p     *Pipeline
 	vm    vm.VM
+	fast  fastEnv
 	env   map[string]any // record, each column, row
 	row   map[string]any // the columns, as `row`
 	since any            // records whose cursor is below it are skipped
@@ -68,9 +69,15 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	}
 	t.env["record"] = rec.Fields
 	for i, col := range t.p.Columns {
-		out, err := t.vm.Run(col.Expr.program, t.env)
-		if err != nil {
-			return t.rejectRec(rec, "map "+col.Name, exprMessage(err)), nil
+		out, ok := any(nil), false
+		if col.Expr.fast != nil {
+			out, ok = col.Expr.fast.run(&t.fast, rec.Fields)
+		}
+		if !ok {
+			var err error
+			if out, err = t.vm.Run(col.Expr.program, t.env); err != nil {
+				return t.rejectRec(rec, "map "+col.Name, exprMessage(err)), nil
+			}
 		}
 		v, err := convert(out, col.Type)
 		if err != nil {

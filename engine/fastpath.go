@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"reflect"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm/runtime"
+)
+
+// The fast path evaluates the map expressions most pipelines are made of —
+// `record.x`, `record?.a?.b`, library calls such as `int(record.id)` or
+// `nullif(trim(record.name), '')`, literals and `??` — by walking a tree of
+// closures compiled once, instead of running expr's VM, whose member access
+// goes through reflection and whose calls allocate their arguments.
+//
+// It never decides an outcome the VM would decide differently: it handles
+// only the cases whose result is certain (a map[string]any to index, a
+// function that returned without error) and gives up on anything else (a
+// member of a nil or of a non-map, a function's error, …), and the caller
+// then runs the expression on the VM, which produces the result or the
+// error exactly as before. Re-running is safe: library functions are pure.
+
+// fastStatus is how evaluating a fast node ended.
+type fastStatus uint8
+
+const (
+	fastOK       fastStatus = iota
+	fastGiveUp              // run the whole expression on the VM instead
+	fastChainNil            // an optional member (?.) met nil: the chain is nil
+)
+
+// fastEnv is what fast nodes evaluate against: the record's fields, and a
+// stack that calls take their arguments from (reused across records, so a
+// call allocates nothing for its arguments).
+type fastEnv struct {
+	record map[string]any
+	args   []any
+}
+
+type fastNode func(e *fastEnv) (any, fastStatus)
+
+// fastExpr is a compiled fast path of one expression.
+type fastExpr struct{ eval fastNode }
+
+// run evaluates the expression for fields; ok is false when the VM must
+// run it instead.
+func (f *fastExpr) run(e *fastEnv, fields map[string]any) (v any, ok bool) {
+	e.record = fields
+	defer func() {
+		clear(e.args[:cap(e.args)]) // drop references to this record's values
+		e.args = e.args[:0]
+		if recover() != nil {
+			v, ok = nil, false // a function panicked: the VM turns that into an error
+		}
+	}()
+	out, st := f.eval(e)
+	switch st {
+	case fastOK:
+		return out, true
+	case fastChainNil:
+		return nil, true
+	}
+	return nil, false
+}
+
+// fastCompile compiles the checked and patched AST of a map expression
+// (whose environment holds only `record`) into a fast path, or returns nil
+// when some node is of a kind it does not handle.
+func (c *compiler) fastCompile(root ast.Node) *fastExpr {
+	n := c.fastNode(root, false)
+	if n == nil {
+		return nil
+	}
+	return &fastExpr{eval: n}
+}
+
+func (c *compiler) fastNode(n ast.Node, inChain bool) fastNode {
+	if t := n.Type(); t != nil && t.Kind() == reflect.Pointer {
+		return nil // the VM dereferences pointers in places; leave them to it
+	}
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		if n.Value != "record" {
+			return nil
+		}
+		return func(e *fastEnv) (any, fastStatus) { return e.record, fastOK }
+	case *ast.StringNode:
+		v := any(n.Value)
+		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
+	case *ast.IntegerNode:
+		v := any(n.Value)
+		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
+	case *ast.FloatNode:
+		v := any(n.Value)
+		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
+	case *ast.BoolNode:
+		v := any(n.Value)
+		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
+	case *ast.NilNode:
+		return func(*fastEnv) (any, fastStatus) { return nil, fastOK }
+	case *ast.ConstantNode:
+		v := n.Value
+		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
+	case *ast.ChainNode:
+		inner := c.fastNode(n.Node, true)
+		if inner == nil {
+			return nil
+		}
+		// A chain that met nil, or ended in a typed nil, is plain nil.
+		return func(e *fastEnv) (any, fastStatus) {
+			v, st := inner(e)
+			switch {
+			case st == fastChainNil:
+				return nil, fastOK
+			case st != fastOK:
+				return nil, st
+			case runtime.IsNil(v):
+				return nil, fastOK
+			}
+			return v, fastOK
+		}
+	case *ast.MemberNode:
+		return c.fastMember(n, inChain)
+	case *ast.CallNode:
+		return c.fastCall(n, inChain)
+	case *ast.BinaryNode:
+		if n.Operator != "??" {
+			return nil
+		}
+		left, right := c.fastNode(n.Left, false), c.fastNode(n.Right, false)
+		if left == nil || right == nil {
+			return nil
+		}
+		return func(e *fastEnv) (any, fastStatus) {
+			v, st := left(e)
+			switch {
+			case st == fastGiveUp:
+				return nil, st
+			case st == fastChainNil || runtime.IsNil(v):
+				return right(e)
+			}
+			return v, fastOK
+		}
+	}
+	return nil
+}
+
+// fastMember indexes a map[string]any by a constant name: a missing name is
+// nil, as in expr. Anything but a map (nil included, unless the access is
+// optional) is left to the VM, which reports it.
+func (c *compiler) fastMember(n *ast.MemberNode, inChain bool) fastNode {
+	prop, ok := n.Property.(*ast.StringNode)
+	if !ok || n.Method {
+		return nil
+	}
+	base := c.fastNode(n.Node, inChain)
+	if base == nil {
+		return nil
+	}
+	name := prop.Value
+	optional := n.Optional && inChain
+	return func(e *fastEnv) (any, fastStatus) {
+		v, st := base(e)
+		if st != fastOK {
+			return nil, st
+		}
+		if m, ok := v.(map[string]any); ok {
+			return m[name], fastOK
+		}
+		if optional && runtime.IsNil(v) {
+			return nil, fastChainNil
+		}
+		return nil, fastGiveUp
+	}
+}
+
+// fastCall calls a library function with its arguments evaluated onto the
+// env's argument stack; an error from the function is left to the VM.
+func (c *compiler) fastCall(n *ast.CallNode, inChain bool) fastNode {
+	id, ok := n.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return nil
+	}
+	f, ok := c.library[id.Value]
+	if !ok || f.Func == nil {
+		return nil
+	}
+	fn := f.Func
+	args := make([]fastNode, len(n.Arguments))
+	for i, a := range n.Arguments {
+		if args[i] = c.fastNode(a, inChain); args[i] == nil {
+			return nil
+		}
+	}
+	return func(e *fastEnv) (any, fastStatus) {
+		base := len(e.args)
+		for _, a := range args {
+			v, st := a(e)
+			if st != fastOK {
+				e.args = e.args[:base]
+				return nil, st
+			}
+			e.args = append(e.args, v)
+		}
+		out, err := fn(e.args[base:]...)
+		e.args = e.args[:base]
+		if err != nil {
+			return nil, fastGiveUp
+		}
+		return out, fastOK
+	}
+}
