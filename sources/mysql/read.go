@@ -57,14 +57,14 @@ type stream struct {
 
 // fetchResult is a page read ahead.
 type fetchResult struct {
-	rows []row
-	err  error
+	rows  []row
+	after []any // the last row's order columns as read, for the next page's keyset
+	err   error
 }
 
 // row is one row read, ready to emit.
 type row struct {
 	rec   engine.Record
-	ord   []any    // the order columns' values as read, for the next page's keyset
 	cur   any      // the stream's cursor value (time.Time, int64, …), nil for none
 	zeros []string // columns whose zero dates became nil
 }
@@ -376,7 +376,7 @@ func (r *reader) run(ctx context.Context, streams []*stream, emit func(engine.Re
 				st.buf, st.pos = res.rows, 0
 				st.more = len(res.rows) == r.s.pageSize
 				if len(res.rows) > 0 {
-					st.after = res.rows[len(res.rows)-1].ord
+					st.after = res.after
 				}
 				r.read += int64(len(res.rows))
 				if r.progress != nil {
@@ -416,8 +416,8 @@ func (r *reader) readAhead(ctx context.Context, wg *sync.WaitGroup, st *stream) 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rows, err := r.fetch(ctx, st, q, args)
-		ch <- fetchResult{rows, err}
+		rows, after, err := r.fetch(ctx, st, q, args)
+		ch <- fetchResult{rows, after, err}
 	}()
 }
 
@@ -459,9 +459,10 @@ func before(a, b any) bool {
 
 // fetch reads one page of st with query q. It does not touch st's
 // mutable state: it runs while st's previous page is emitted.
-func (r *reader) fetch(ctx context.Context, st *stream, q string, args []any) ([]row, error) {
+func (r *reader) fetch(ctx context.Context, st *stream, q string, args []any) ([]row, []any, error) {
 	page := strconv.FormatInt(r.page.Add(1), 10)
 	var out []row
+	last := newLastOrder(len(st.ord))
 	err := r.roundTrip(ctx, "read page "+page, q, func() error {
 		out = make([]row, 0, r.s.pageSize)
 		return r.query(ctx, q, args, func(vals []driver.Value) error {
@@ -470,13 +471,58 @@ func (r *reader) fetch(ctx context.Context, st *stream, q string, args []any) ([
 				return err
 			}
 			out = append(out, rw)
+			last.keep(vals, st.ord)
 			if r.s.scanned != nil {
 				r.s.scanned(int(r.page.Load()), len(out))
 			}
 			return nil
 		})
 	})
-	return out, err
+	if err != nil || len(out) == 0 {
+		return out, nil, err
+	}
+	return out, last.values(), nil
+}
+
+// lastOrder keeps the order columns of the latest row read, as the driver
+// gave them, copying their bytes into one reused buffer: only a page's
+// last row is needed, and the driver's buffer is reused row after row.
+type lastOrder struct {
+	vals  []any // a value that is not bytes
+	spans [][2]int
+	bytes []bool // whether vals[j] is bytes, held in buf[spans[j][0]:spans[j][1]]
+	buf   []byte
+}
+
+func newLastOrder(n int) *lastOrder {
+	return &lastOrder{vals: make([]any, n), spans: make([][2]int, n), bytes: make([]bool, n)}
+}
+
+func (l *lastOrder) keep(vals []driver.Value, ord []int) {
+	l.buf = l.buf[:0]
+	for j, o := range ord {
+		b, ok := vals[o].([]byte)
+		l.bytes[j] = ok
+		if !ok {
+			l.vals[j] = vals[o]
+			continue
+		}
+		start := len(l.buf)
+		l.buf = append(l.buf, b...)
+		l.spans[j] = [2]int{start, len(l.buf)}
+	}
+}
+
+// values are the kept row's order columns, bytes as strings.
+func (l *lastOrder) values() []any {
+	out := make([]any, len(l.vals))
+	for j, v := range l.vals {
+		if l.bytes[j] {
+			v = string(l.buf[l.spans[j][0]:l.spans[j][1]])
+		}
+		out[j] = v
+	}
+	return out
 }
 
 // query runs q on a connection of the pool and calls each with every row's
@@ -536,25 +582,20 @@ func (r *reader) row(st *stream, vals []driver.Value, page string) (row, error) 
 		}
 		fields[c.name] = v
 	}
-	rw.ord = make([]any, len(st.ord))
-	for j, o := range st.ord {
-		v := vals[o]
-		if b, ok := v.([]byte); ok {
-			v = string(b)
-		}
-		rw.ord[j] = v
-	}
-	keys := make([]string, len(r.keys))
+	var key string
 	for j, k := range r.keys {
 		if vals[k] == nil {
 			return row{}, fmt.Errorf("a row has NULL in key column %s (page %s): key columns must identify every row; pick a NOT NULL unique key", r.cols[k].name, page)
 		}
-		keys[j] = fmt.Sprint(text(vals[k]))
+		if j > 0 {
+			key += ","
+		}
+		key += keyText(vals[k])
 	}
 	if st.cursor >= 0 {
 		rw.cur = fields[r.cols[st.cursor].name]
 	}
-	rw.rec = engine.Record{Fields: fields, Pos: engine.Position{Page: page, Key: strings.Join(keys, ",")}}
+	rw.rec = engine.Record{Fields: fields, Pos: engine.Position{Page: page, Key: key}}
 	if errs != nil {
 		rw.rec.Err = errors.New(strings.Join(errs, "; "))
 	}

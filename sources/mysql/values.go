@@ -153,6 +153,18 @@ func text(v any) any {
 	return fmt.Sprint(v)
 }
 
+// keyText is a key column's driver value as the text a position names it
+// by.
+func keyText(v any) string {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return fmt.Sprint(text(v))
+}
+
 // parseDateTime reads "YYYY-MM-DD HH:MM:SS[.ffffff]" (or a bare date) in
 // loc. The common forms are parsed by hand: time.Parse is a third of the
 // cost of reading a row.
