@@ -33,6 +33,7 @@ func BenchmarkUpsertIntegration(b *testing.B) {
 		{Name: "props", Type: engine.TypeJSON},
 	}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
 	require.NoError(b, w.Prepare(ctx, tb))
+	stagingOnly(w.(*Warehouse), tb) // the new table would take direct COPY; BenchmarkFirstLoadIntegration measures that
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	batch := func(first int64, variant string) engine.Batch {
 		bt := engine.Batch{RunID: 1, Pipeline: "bench", State: &engine.Cursor{Value: at}}
@@ -73,6 +74,74 @@ func BenchmarkUpsertIntegration(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/row")
+		})
+	}
+}
+
+// BenchmarkFirstLoadIntegration upserts firstLoadRows rows in batches of
+// firstLoadBatch into a new table, through the staging table ("staging",
+// as every upsert did before direct COPY) and by COPY straight into the
+// table ("direct"). One op is the whole load; each op loads a table of its
+// own, created and dropped untimed.
+//
+//	go test -run XXX -bench FirstLoad -benchtime 1x -count 5 ./sinks/postgres/
+func BenchmarkFirstLoadIntegration(b *testing.B) {
+	const (
+		firstLoadRows  = 200_000
+		firstLoadBatch = 10_000
+	)
+	ctx := context.Background()
+	w, err := Open(ctx, pgtest.URL(b))
+	require.NoError(b, err)
+	defer w.Close()
+	wh := w.(*Warehouse)
+	require.NoError(b, w.Migrate(ctx))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var batches []engine.Batch
+	for first := range int64(firstLoadRows / firstLoadBatch) {
+		bt := engine.Batch{RunID: 1, Pipeline: "bench"}
+		for i := first * firstLoadBatch; i < (first+1)*firstLoadBatch; i++ {
+			bt.Rows = append(bt.Rows, []any{i, fmt.Sprintf("user%d@example.com", i), fmt.Sprint("name ", i), float64(i) / 3, i%2 == 0, at, "1234.56", `{"k": "v"}`})
+			bt.Origins = append(bt.Origins, &engine.Record{})
+		}
+		batches = append(batches, bt)
+	}
+	tables := 0
+	for _, path := range []string{"staging", "direct"} {
+		b.Run(path, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				tables++
+				tb := engine.Table{Name: fmt.Sprint("load_", tables), Columns: []engine.Column{
+					{Name: "id", Type: engine.TypeInteger},
+					{Name: "email", Type: engine.TypeText},
+					{Name: "name", Type: engine.TypeText},
+					{Name: "score", Type: engine.TypeFloat},
+					{Name: "active", Type: engine.TypeBoolean},
+					{Name: "updated_at", Type: engine.TypeTimestamp},
+					{Name: "amount", Type: engine.TypeDecimal},
+					{Name: "props", Type: engine.TypeJSON},
+				}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
+				require.NoError(b, w.Prepare(ctx, tb))
+				if path == "staging" {
+					stagingOnly(wh, tb)
+				}
+				require.True(b, wh.directAllowed(tb) == (path == "direct"))
+				b.StartTimer()
+				for n, bt := range batches {
+					c, err := w.Write(ctx, tb, bt)
+					if err != nil || c != (engine.Counts{Created: firstLoadBatch}) {
+						b.Fatalf("batch %d: %+v, %v", n, c, err)
+					}
+				}
+				b.StopTimer()
+				require.NoError(b, w.Finish(ctx, tb, true))
+				_, err := wh.pool.Exec(ctx, "DROP TABLE "+ident(tb, tb.Name).Sanitize())
+				require.NoError(b, err)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*firstLoadRows), "ns/row")
+			b.ReportMetric(float64(b.N*firstLoadRows)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
 }

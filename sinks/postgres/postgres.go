@@ -1,6 +1,7 @@
 // Package postgres is the PostgreSQL warehouse: it lands batches in tables
 // (upsert through a COPY-filled staging table and one INSERT … ON CONFLICT,
-// append by COPY, replace by a shadow table swapped in when the run ends) and
+// or by COPY alone into a table that was empty when the run began; append by
+// COPY; replace by a shadow table swapped in when the run ends) and
 // keeps the engine's journal (sync history, state, rejects) in the tables of
 // migrations/postgres.
 //
@@ -43,6 +44,7 @@ type Warehouse struct {
 	locks    map[*pgx.Conn]struct{} // connections holding a pipeline lock
 	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
+	direct   map[string]bool        // upsert targets (sanitized) that batches may COPY straight into; see copyDirect
 }
 
 var (
@@ -65,6 +67,7 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		desc:     "postgres " + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database,
 		locks:    map[*pgx.Conn]struct{}{},
 		lockPID:  map[string]uint32{},
+		direct:   map[string]bool{},
 	}
 	if w.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		if err = w.pool.Ping(ctx); err != nil {

@@ -236,6 +236,9 @@ func TestRowByRowFallbackIntegration(t *testing.T) {
 				require.NoError(t, err)
 			}
 			tb = startLoad(t, w, tb)
+			if tt.mode == engine.ModeUpsert {
+				require.True(t, w.directAllowed(tb), "the empty table makes the batch try a direct COPY first")
+			}
 			b := origins(tb, tt.rows...)
 			b.State = &engine.Cursor{Value: int64(7)}
 			b.Rejects = []engine.Reject{{Check: "validate x", Reason: "engine reject", Record: "r"}}
@@ -635,6 +638,7 @@ func TestPoolSessionsIntegration(t *testing.T) {
 	w := openURL(t, pgtest.URL(t)+"&application_name="+app)
 	require.NoError(t, w.Migrate(ctx))
 	tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+	stagingOnly(w, tb) // the staging tables are what this tests
 
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
@@ -730,4 +734,235 @@ func TestWriteRefusesAfterTheLockIsLostIntegration(t *testing.T) {
 	st, err := w.State(ctx, "p")
 	require.NoError(t, err)
 	assert.Nil(t, st)
+}
+
+// landings installs a statement trigger on tb's table that logs how each
+// committed statement writing rows into it began: "copy" (a direct COPY or
+// another session's COPY), "with" (the staging path's INSERT … SELECT) or
+// "insert" (a row written alone). It returns a func reading the log in
+// order. Staging never touches the table but through that INSERT, so the log
+// shows the path each batch took.
+func landings(t *testing.T, w *Warehouse, tb engine.Table) func() []string {
+	t.Helper()
+	ctx := context.Background()
+	c := connect(t, w)
+	_, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS etl_test_landings (id serial PRIMARY KEY, how text);
+		CREATE OR REPLACE FUNCTION etl_test_log_landing() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO etl_test_landings (how) VALUES (lower(substring(current_query() FROM '^\s*(\w+)')));
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER etl_test_log_landing AFTER INSERT ON `+ident(tb, tb.Name).Sanitize()+` FOR EACH STATEMENT EXECUTE FUNCTION etl_test_log_landing()`)
+	require.NoError(t, err)
+	return func() []string {
+		rows, err := c.Query(ctx, `SELECT how FROM etl_test_landings ORDER BY id`)
+		require.NoError(t, err)
+		how, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return how
+	}
+}
+
+// stagingOnly makes tb's batches go through the staging table, as if its
+// table had not been empty when the run began.
+func stagingOnly(w *Warehouse, tb engine.Table) { w.setDirect(tb, false) }
+
+func TestUpsertCopiesIntoAnEmptyTableIntegration(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	day := time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
+	cols := []engine.Column{
+		{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText}, {Name: "score", Type: engine.TypeFloat},
+		{Name: "active", Type: engine.TypeBoolean}, {Name: "seen", Type: engine.TypeTimestamp}, {Name: "born", Type: engine.TypeDate},
+		{Name: "amount", Type: engine.TypeDecimal}, {Name: "doc", Type: engine.TypeJSON},
+	}
+	first := [][]any{
+		{int64(1), "ann", 1.5, true, at, day, "12345678901234567890.123456789", `{"big": 12345678901234567890.123456789, "s": "ü\"\\"}`},
+		{int64(2), "bob", -0.25, false, at, day, "-0.000000000000000000000000000001", `[1, "a", {"b": null}]`},
+		{int64(3), nil, nil, nil, nil, nil, nil, nil},
+	}
+	second := [][]any{{int64(4), "cy", 0.0, true, at, day, "-12.50", `"text"`}}
+	for _, tt := range []struct {
+		name  string
+		setup string // an existing, empty table
+	}{
+		{"a new table", ""},
+		{"an existing empty table", `CREATE TABLE things (id bigint PRIMARY KEY, name text, score double precision, active boolean, seen timestamptz, born date, amount numeric, doc jsonb, extra text DEFAULT 'x')`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := openMigrated(t)
+			if tt.setup != "" {
+				_, err := connect(t, w).Exec(ctx, tt.setup)
+				require.NoError(t, err)
+			}
+			tb := startLoad(t, w, engine.Table{Name: "things", Columns: cols, Key: []string{"id"}, Mode: engine.ModeUpsert})
+			require.True(t, w.directAllowed(tb))
+			how := landings(t, w, tb)
+
+			counts, err := w.Write(ctx, tb, origins(tb, first...))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: len(first)}, counts)
+			counts, err = w.Write(ctx, tb, origins(tb, second...))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: len(second)}, counts)
+			assert.Equal(t, []string{"copy", "copy"}, how(), "both batches went straight into the table")
+
+			got := readRows(t, w, tb)
+			want := append(append([][]any(nil), first...), second...)
+			require.Len(t, got, len(want))
+			for i := range want {
+				for j, c := range cols {
+					switch {
+					case c.Type == engine.TypeJSON && want[i][j] != nil:
+						var same bool
+						require.NoError(t, connect(t, w).QueryRow(ctx, `SELECT $1::jsonb = $2::text::jsonb`, got[i][j], want[i][j]).Scan(&same))
+						assert.True(t, same, "row %d: jsonb %s vs %s", i, got[i][j], want[i][j])
+					case c.Type == engine.TypeTimestamp && want[i][j] != nil:
+						assert.True(t, want[i][j].(time.Time).Equal(got[i][j].(time.Time)), "row %d: %v", i, got[i][j])
+					default:
+						assert.Equal(t, want[i][j], got[i][j], "row %d column %s (numeric keeps the exact text)", i, c.Name)
+					}
+				}
+			}
+
+			require.NoError(t, w.Finish(ctx, tb, true))
+			assert.False(t, w.directAllowed(tb), "Finish forgets")
+			tb = startLoad(t, w, tb)
+			assert.False(t, w.directAllowed(tb), "the table has rows now")
+			counts, err = w.Write(ctx, tb, origins(tb, first[0], []any{int64(5), "dee", nil, nil, nil, nil, nil, nil}))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: 1, Unchanged: 1}, counts)
+			assert.Equal(t, []string{"copy", "copy", "with"}, how())
+		})
+	}
+}
+
+func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
+	ctx := context.Background()
+	cols := []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}
+	load := func(t *testing.T) (*Warehouse, engine.Table, func() []string) {
+		w := openMigrated(t)
+		tb := startLoad(t, w, engine.Table{Name: "things", Columns: cols, Key: []string{"id"}, Mode: engine.ModeUpsert})
+		require.True(t, w.directAllowed(tb), "the new table is empty")
+		return w, tb, landings(t, w, tb)
+	}
+
+	t.Run("a key twice in one batch", func(t *testing.T) {
+		w, tb, how := load(t)
+		counts, err := w.Write(ctx, tb, origins(tb, []any{int64(1), "a"}, []any{int64(2), "b"}, []any{int64(1), "c"}, []any{int64(1), "d"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 2, Updated: 2}, counts, "the last row of a key wins; those it supersedes count as updated")
+		assert.Equal(t, [][]any{{int64(1), "d"}, {int64(2), "b"}}, readRows(t, w, tb))
+		assert.Equal(t, []string{"with"}, how(), "the direct COPY was undone")
+		assert.False(t, w.directAllowed(tb))
+	})
+
+	t.Run("keys another session wrote after Prepare", func(t *testing.T) {
+		w, tb, how := load(t)
+		_, err := connect(t, w).Exec(ctx, `INSERT INTO things VALUES (1, 'theirs'), (3, 'same')`)
+		require.NoError(t, err)
+		counts, err := w.Write(ctx, tb, origins(tb, []any{int64(1), "mine"}, []any{int64(2), "new"}, []any{int64(3), "same"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 1, Updated: 1, Unchanged: 1}, counts)
+		assert.Equal(t, [][]any{{int64(1), "mine"}, {int64(2), "new"}, {int64(3), "same"}}, readRows(t, w, tb))
+		assert.False(t, w.directAllowed(tb))
+
+		counts, err = w.Write(ctx, tb, origins(tb, []any{int64(4), "later"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 1}, counts)
+		assert.Equal(t, []string{"insert", "with", "with"}, how(), "the later batch, all new keys, goes through staging too")
+	})
+
+	t.Run("a key an earlier batch wrote", func(t *testing.T) {
+		w, tb, how := load(t)
+		_, err := w.Write(ctx, tb, origins(tb, []any{int64(1), "a"}))
+		require.NoError(t, err)
+		counts, err := w.Write(ctx, tb, origins(tb, []any{int64(2), "b"}, []any{int64(1), "a"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 1, Unchanged: 1}, counts)
+		assert.Equal(t, [][]any{{int64(1), "a"}, {int64(2), "b"}}, readRows(t, w, tb))
+		assert.Equal(t, []string{"copy", "with"}, how())
+	})
+
+	t.Run("concurrent batches of one key", func(t *testing.T) {
+		w, tb, _ := load(t)
+		var wg sync.WaitGroup
+		counts := make([]engine.Counts, 8)
+		errs := make([]error, len(counts))
+		for i := range counts {
+			wg.Go(func() { counts[i], errs[i] = w.Write(ctx, tb, origins(tb, []any{int64(1), "same"})) })
+		}
+		wg.Wait()
+		var sum engine.Counts
+		for i := range counts {
+			require.NoError(t, errs[i], "write %d", i)
+			sum = sum.Add(counts[i])
+		}
+		assert.Equal(t, engine.Counts{Created: 1, Unchanged: len(counts) - 1}, sum)
+		assert.Equal(t, [][]any{{int64(1), "same"}}, readRows(t, w, tb))
+	})
+
+	t.Run("a refused value", func(t *testing.T) {
+		w, tb, how := load(t)
+		b := origins(tb, []any{int64(1), "ok"}, []any{int64(2), "a\x00b"}, []any{int64(3), "fine"})
+		b.State = &engine.Cursor{Value: int64(7)}
+		counts, err := w.Write(ctx, tb, b)
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 2, Failed: 1}, counts)
+		rejects := readRejects(t, w, tb.RunID)
+		require.Len(t, rejects, 1)
+		assert.Equal(t, "database", rejects[0].Check)
+		assert.Contains(t, rejects[0].Reason, "0x00")
+		assert.Equal(t, engine.Position{File: "in.csv", Line: 2}, rejects[0].Pos)
+		st, err := w.State(ctx, "p")
+		require.NoError(t, err)
+		require.NotNil(t, st)
+		assert.Equal(t, int64(7), st.Value)
+		assert.Equal(t, []string{"insert", "insert"}, how(), "the refused COPY was rolled back, then the rows went one at a time")
+
+		assert.True(t, w.directAllowed(tb), "a refused value says nothing about the keys")
+		counts, err = w.Write(ctx, tb, origins(tb, []any{int64(4), "next"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 1}, counts)
+		assert.Equal(t, []string{"insert", "insert", "copy"}, how())
+		assert.Equal(t, [][]any{{int64(1), "ok"}, {int64(3), "fine"}, {int64(4), "next"}}, readRows(t, w, tb))
+	})
+}
+
+func TestUpsertIntoATableWithRowsNeverCopiesDirectlyIntegration(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name, setup string
+		want        engine.Counts // of the second batch
+		wantRows    [][]any
+	}{
+		{
+			name: "rows", setup: `INSERT INTO things VALUES (1, 'a'), (2, 'b')`,
+			want:     engine.Counts{Created: 1, Updated: 1, Unchanged: 1},
+			wantRows: [][]any{{int64(1), "a"}, {int64(2), "changed"}, {int64(3), "new"}, {int64(4), "new"}},
+		},
+		{
+			// COPY FROM refuses a table with row level security.
+			name: "empty, with row level security", setup: `ALTER TABLE things ENABLE ROW LEVEL SECURITY`,
+			want:     engine.Counts{Created: 3},
+			wantRows: [][]any{{int64(1), "a"}, {int64(2), "changed"}, {int64(3), "new"}, {int64(4), "new"}},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := openMigrated(t)
+			_, err := connect(t, w).Exec(ctx, `CREATE TABLE things (id bigint PRIMARY KEY, v text); `+tt.setup)
+			require.NoError(t, err)
+			tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+			assert.False(t, w.directAllowed(tb))
+			how := landings(t, w, tb)
+			counts, err := w.Write(ctx, tb, origins(tb, []any{int64(3), "new"}))
+			require.NoError(t, err)
+			assert.Equal(t, engine.Counts{Created: 1}, counts)
+			counts, err = w.Write(ctx, tb, origins(tb, []any{int64(1), "a"}, []any{int64(2), "changed"}, []any{int64(4), "new"}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, counts)
+			assert.Equal(t, []string{"with", "with"}, how(), "even a batch of new keys goes through staging")
+			assert.Equal(t, tt.wantRows, readRows(t, w, tb))
+		})
+	}
 }

@@ -145,17 +145,61 @@ func destination(t engine.Table) pgx.Identifier {
 // Finish renames). A new table gets a primary key on t.Key, except in append
 // mode. It all happens in one transaction, serialized with other
 // Prepares of the same table.
+//
+// For an upsert it also notes whether the table is empty, so that the run's
+// batches may COPY straight into it (see copyDirect).
 func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
+	var direct bool
 	err := checkTable(t)
 	if err == nil {
 		err = w.withConn(ctx, func(c *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return prepare(ctx, tx, t) })
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+				if err := prepare(ctx, tx, t); err != nil || t.Mode != engine.ModeUpsert {
+					return err
+				}
+				var err error
+				direct, err = directCopyable(ctx, tx, t)
+				return err
+			})
 		})
 	}
+	w.setDirect(t, direct)
 	if err != nil {
 		return fmt.Errorf("sink postgres: prepare %s: %w", t.QualifiedName(), err)
 	}
 	return nil
+}
+
+// directCopyable reports whether an upsert into t may COPY straight into the
+// table: it has no rows, so every row of a first load is new, and no row
+// level security, which COPY FROM does not support. An emptied table whose
+// dead rows are not yet vacuumed takes a scan of them to tell.
+func directCopyable(ctx context.Context, tx pgx.Tx, t engine.Table) (bool, error) {
+	dest := destination(t).Sanitize()
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT NOT relrowsecurity AND NOT EXISTS (SELECT 1 FROM `+dest+`) FROM pg_class WHERE oid = $1::regclass`, dest).Scan(&ok)
+	return ok, err
+}
+
+// setDirect allows or forbids COPY straight into t's destination (see
+// copyDirect).
+func (w *Warehouse) setDirect(t engine.Table, allowed bool) {
+	key := destination(t).Sanitize()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if allowed {
+		w.direct[key] = true
+	} else {
+		delete(w.direct, key)
+	}
+}
+
+// directAllowed reports whether a batch may COPY straight into t's
+// destination.
+func (w *Warehouse) directAllowed(t engine.Table) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.direct[destination(t).Sanitize()]
 }
 
 func prepare(ctx context.Context, tx pgx.Tx, t engine.Table) error {
@@ -315,9 +359,11 @@ func checkUpsertIndex(ctx context.Context, tx pgx.Tx, t engine.Table, oid uint32
 // renames the new table to the target's name in one transaction, so readers
 // see the old rows until the commit and the new ones after (a reader blocks
 // on the swap's lock, never sees a missing or half-filled table); without ok
-// it drops the new table. Other modes have nothing to finish.
+// it drops the new table. An upsert forgets whether it may COPY straight
+// into the table: the next run's Prepare looks again.
 func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 	if t.Mode != engine.ModeReplace {
+		w.setDirect(t, false)
 		return nil
 	}
 	shadow := destination(t).Sanitize()
@@ -347,8 +393,10 @@ func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 }
 
 // Write lands b in one transaction: the rows (upsert through the session's
-// staging table, append and replace by COPY into the destination), then b's
-// rejects and any rows the database refused, then b.State.
+// staging table or, into a table that was empty when the run began, by COPY
+// as long as every key is new; append and replace by COPY into the
+// destination), then b's rejects and any rows the database refused, then
+// b.State.
 //
 // Upsert counts: within a batch the last row of a key wins; the earlier rows
 // of that key it supersedes count as updated, so created + updated +
@@ -470,13 +518,22 @@ func (w *Warehouse) checkLock(ctx context.Context, tx pgx.Tx, pipeline string) e
 }
 
 // bulk lands rows in one go: COPY, then for an upsert one INSERT … SELECT
-// from the staging table.
+// from the staging table, unless the upsert can COPY straight into its
+// table (see copyDirect).
 func (w *Warehouse) bulk(ctx context.Context, tx pgx.Tx, t engine.Table, staging string, rows [][]any) (engine.Counts, error) {
 	if t.Mode != engine.ModeUpsert {
 		if _, err := tx.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
 			return engine.Counts{}, fmt.Errorf("copy: %w", err)
 		}
 		return engine.Counts{Created: len(rows)}, nil
+	}
+	if w.directAllowed(t) {
+		switch landed, err := w.copyDirect(ctx, tx, t, rows); {
+		case err != nil:
+			return engine.Counts{}, err
+		case landed:
+			return engine.Counts{Created: len(rows)}, nil
+		}
 	}
 	src := &stagingRows{rows: rows, seqs: w.seqs(len(rows)), buf: make([]any, len(t.Columns)+1)}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", staging}, stagingColumns(len(t.Columns)), src); err != nil {
@@ -491,6 +548,43 @@ func (w *Warehouse) bulk(ctx context.Context, tx pgx.Tx, t engine.Table, staging
 		Updated:   updated + len(rows) - distinct, // superseded duplicates count as updated
 		Unchanged: distinct - created - updated,
 	}, nil
+}
+
+// uniqueViolation is the SQLSTATE of a key already in a unique index.
+const uniqueViolation = "23505"
+
+// copyDirect COPYs an upsert batch straight into a table that was empty when
+// the run began (Prepare noted it), which costs the server far less than
+// staging and INSERT … ON CONFLICT: while every row is new, the result is
+// the same. The key's unique index tells when a row is not new: a key an
+// earlier batch or another session wrote, or one that comes twice in the
+// batch, makes the COPY fail with a unique violation (so does one of
+// another unique index, which staging then refuses as it always did). The
+// COPY runs under a savepoint so that only it is undone then; direct COPY
+// stays off for the table until the next Prepare, and copyDirect reports the
+// rows not landed, for bulk to land them through staging. Any other error is
+// returned with the savepoint still open: the caller rolls back the whole
+// transaction (a data error then lands the rows one at a time).
+func (w *Warehouse) copyDirect(ctx context.Context, tx pgx.Tx, t engine.Table, rows [][]any) (landed bool, err error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("savepoint: %w", err)
+	}
+	if _, err := sp.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != uniqueViolation {
+			return false, fmt.Errorf("copy: %w", err)
+		}
+		w.setDirect(t, false)
+		if err := sp.Rollback(ctx); err != nil {
+			return false, fmt.Errorf("roll back the direct copy: %w", err)
+		}
+		return false, nil
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return false, fmt.Errorf("release the direct copy's savepoint: %w", err)
+	}
+	return true, nil
 }
 
 // stagingRows feeds a batch to COPY with each row's position in the batch
