@@ -69,6 +69,10 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		lockPID:  map[string]uint32{},
 		direct:   map[string]bool{},
 	}
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		registerNumeric(c.TypeMap())
+		return nil
+	}
 	if w.pool, err = pgxpool.NewWithConfig(ctx, cfg); err == nil {
 		if err = w.pool.Ping(ctx); err != nil {
 			w.pool.Close()
