@@ -63,6 +63,9 @@ type compiler struct {
 	names   []string // function names, for suggestions
 	record  types.Type
 	fields  []string // the source's declared fields; nil when unknown
+	// slots numbers the record fields fast paths read (see fieldSlot).
+	slots     map[string]int
+	slotNames []string
 }
 
 func newCompiler(loc *time.Location, fields []string) *compiler {

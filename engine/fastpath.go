@@ -29,12 +29,63 @@ const (
 	fastChainNil            // an optional member (?.) met nil: the chain is nil
 )
 
-// fastEnv is what fast nodes evaluate against: the record's fields, and a
-// stack that calls take their arguments from (reused across records, so a
-// call allocates nothing for its arguments).
+// fastEnv is what fast nodes evaluate against: the record, and a stack that
+// calls take their arguments from (reused across records, so a call
+// allocates nothing for its arguments). It belongs to one goroutine.
 type fastEnv struct {
-	record map[string]any
-	args   []any
+	rec  *Record
+	args []any
+	// recMap is rec's fields as a map, built on demand for a record in the
+	// Values form (the VM, and a bare `record`, need one).
+	recMap   map[string]any
+	recBuilt bool
+	// fields names the record fields the expressions read at the top level
+	// (compiler.fieldSlot); idx[k] is where fields[k] is in schema's Values,
+	// or -1.
+	fields []string
+	schema *Schema
+	idx    []int
+}
+
+// reset points e at rec.
+func (e *fastEnv) reset(rec *Record) {
+	e.rec, e.recMap, e.recBuilt = rec, nil, false
+	if rec.Schema != nil && rec.Schema != e.schema {
+		e.schema = rec.Schema
+		e.idx = e.idx[:0]
+		for _, name := range e.fields {
+			i, ok := rec.Schema.index[name]
+			if !ok {
+				i = -1
+			}
+			e.idx = append(e.idx, i)
+		}
+	}
+}
+
+// recordMap is the record as the map expressions see `record`.
+func (e *fastEnv) recordMap() map[string]any {
+	if !e.recBuilt {
+		e.recMap, e.recBuilt = e.rec.Map(), true
+	}
+	return e.recMap
+}
+
+// field is the top-level field fields[k] of the record: nil when missing,
+// as a map gives.
+func (e *fastEnv) field(k int, name string) any {
+	r := e.rec
+	if r.Schema == nil {
+		return r.Fields[name]
+	}
+	if k < len(e.idx) {
+		if i := e.idx[k]; i >= 0 && i < len(r.Values) {
+			return r.Values[i]
+		}
+		return nil
+	}
+	v, _ := r.Get(name) // a slot compiled after e was made
+	return v
 }
 
 type fastNode func(e *fastEnv) (any, fastStatus)
@@ -42,10 +93,9 @@ type fastNode func(e *fastEnv) (any, fastStatus)
 // fastExpr is a compiled fast path of one expression.
 type fastExpr struct{ eval fastNode }
 
-// run evaluates the expression for fields; ok is false when the VM must
-// run it instead.
-func (f *fastExpr) run(e *fastEnv, fields map[string]any) (v any, ok bool) {
-	e.record = fields
+// run evaluates the expression for the record e was reset to; ok is false
+// when the VM must run it instead.
+func (f *fastExpr) run(e *fastEnv) (v any, ok bool) {
 	defer func() {
 		clear(e.args[:cap(e.args)]) // drop references to this record's values
 		e.args = e.args[:0]
@@ -83,7 +133,7 @@ func (c *compiler) fastNode(n ast.Node, inChain bool) fastNode {
 		if n.Value != "record" {
 			return nil
 		}
-		return func(e *fastEnv) (any, fastStatus) { return e.record, fastOK }
+		return func(e *fastEnv) (any, fastStatus) { return e.recordMap(), fastOK }
 	case *ast.StringNode:
 		v := any(n.Value)
 		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
@@ -158,6 +208,12 @@ func (c *compiler) fastMember(n *ast.MemberNode, inChain bool) fastNode {
 		return nil
 	}
 	name := prop.Value
+	if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "record" {
+		// A field of the record: read in place, whatever its form. (The
+		// record is never nil: `record?.x` is `record.x`.)
+		k := c.fieldSlot(name)
+		return func(e *fastEnv) (any, fastStatus) { return e.field(k, name), fastOK }
+	}
 	optional := n.Optional && inChain
 	return func(e *fastEnv) (any, fastStatus) {
 		v, st := base(e)
@@ -172,6 +228,21 @@ func (c *compiler) fastMember(n *ast.MemberNode, inChain bool) fastNode {
 		}
 		return nil, fastGiveUp
 	}
+}
+
+// fieldSlot numbers the top-level record fields the pipeline's fast paths
+// read, for fastEnv to find each in a schema once.
+func (c *compiler) fieldSlot(name string) int {
+	if k, ok := c.slots[name]; ok {
+		return k
+	}
+	if c.slots == nil {
+		c.slots = map[string]int{}
+	}
+	k := len(c.slotNames)
+	c.slots[name] = k
+	c.slotNames = append(c.slotNames, name)
+	return k
 }
 
 // fastCall calls a library function with its arguments evaluated onto the

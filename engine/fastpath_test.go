@@ -50,6 +50,7 @@ func paletteRecord(pick uint64) map[string]any {
 // the fast path.
 type fastCase struct {
 	code string
+	c    *compiler
 	prog *vm.Program
 	fast *fastExpr
 	env  fastEnv
@@ -62,29 +63,45 @@ func compileFast(c *compiler, code string) (*fastCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastCase{code: code, prog: prog, fast: c.fastCompile(prog.Node())}, nil
+	return &fastCase{code: code, c: c, prog: prog, fast: c.fastCompile(prog.Node())}, nil
 }
 
 // agrees checks, on rec, that whenever the fast path gives a result the VM
-// gives the same one without error, and reports whether the fast path
-// gave it.
+// gives the same one without error, with the record in either form (a map,
+// or values in a schema's order), and reports whether the fast path gave
+// it.
 func (fc *fastCase) agrees(t testing.TB, rec map[string]any) (answered bool) {
 	t.Helper()
 	if fc.fast == nil {
 		return false
 	}
-	got, ok := fc.fast.run(&fc.env, rec)
 	want, err := fc.vm.Run(fc.prog, map[string]any{"record": rec})
-	if !ok {
-		return false
+	fc.env.fields = fc.c.slotNames
+	var names []string
+	for name := range rec {
+		names = append(names, name)
 	}
-	if err != nil {
-		t.Fatalf("%s on %#v: the fast path gave %#v, the VM failed: %v", fc.code, rec, got, err)
+	values := make([]any, len(names))
+	for i, name := range names {
+		values[i] = rec[name]
 	}
-	if !sameValue(got, want) {
-		t.Fatalf("%s on %#v: the fast path gave %#v (%T), the VM %#v (%T)", fc.code, rec, got, got, want, want)
+	forms := []*Record{{Fields: rec}, {Values: values, Schema: NewSchema(names)}}
+	answered = true
+	for _, r := range forms {
+		fc.env.reset(r)
+		got, ok := fc.fast.run(&fc.env)
+		if !ok {
+			answered = false
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s on %#v: the fast path gave %#v, the VM failed: %v", fc.code, r, got, err)
+		}
+		if !sameValue(got, want) {
+			t.Fatalf("%s on %#v: the fast path gave %#v (%T), the VM %#v (%T)", fc.code, r, got, got, want, want)
+		}
 	}
-	return true
+	return answered
 }
 
 func sameValue(a, b any) bool {

@@ -48,6 +48,9 @@ type Pipeline struct {
 	// Config is the pipeline file's text, secrets redacted, for the sync history.
 	Config   string
 	redactor *Redactor
+	// fastFields are the record fields the map's fast paths read by slot
+	// (see compiler.fieldSlot).
+	fastFields []string
 }
 
 // SinkSpec is the decoded sink block.
@@ -228,6 +231,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 		cols, mdiags := comp.compileMap(pc.Maps[0].Remain, ctx)
 		diags = append(diags, mdiags...)
 		p.Columns = cols
+		p.fastFields = comp.slotNames
 	}
 
 	// Incremental cursor: may use record and the mapped columns.

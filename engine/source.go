@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,30 +45,90 @@ func (p Position) String() string {
 
 // Record is one record read from a source.
 //
-// Fields holds the record's values by field name. Values are what the source
-// naturally has: string, json.Number, int64, float64, bool, time.Time, nil,
-// map[string]any and []any. A source must not reuse a Fields map after
-// emitting it: the engine keeps records until their batch has landed.
+// Its fields come in one of two forms. Fields holds the values by field
+// name. A source whose records all have the same fields (a CSV file's
+// header, a query's columns) may instead give Values, in the order of a
+// Schema shared by its records: Values[i] is the field Schema.Names()[i].
+// That form saves a map per record, the largest part of a record's cost in
+// memory and time. Get and Map read either form.
+//
+// Values are what the source naturally has: string, json.Number, int64,
+// float64, bool, time.Time, nil, map[string]any and []any. A source must not
+// reuse a Fields map or a Values slice after emitting it: the engine keeps
+// records until their batch has landed.
 //
 // A source that cannot parse a record (a ragged CSV row, invalid UTF-8) still
 // emits it, with Err set and Raw holding what it read; the engine rejects that
 // record with Err as the reason and goes on.
 type Record struct {
 	Fields map[string]any
+	Values []any   // with Schema, instead of Fields
+	Schema *Schema // the names of Values
 	Pos    Position
 	Raw    string // the record as the source had it (a CSV line); optional
 	Err    error  // non-nil: the source could not parse this record
 }
 
+// Get returns the field name, and whether the record has it.
+func (r *Record) Get(name string) (any, bool) {
+	if r.Schema == nil {
+		v, ok := r.Fields[name]
+		return v, ok
+	}
+	if i, ok := r.Schema.index[name]; ok && i < len(r.Values) {
+		return r.Values[i], true
+	}
+	return nil, false
+}
+
+// Map returns the record's fields by name: Fields itself, or a new map of
+// Values (nil when the record has neither).
+func (r *Record) Map() map[string]any {
+	if r.Schema == nil {
+		return r.Fields
+	}
+	m := make(map[string]any, len(r.Values))
+	for i, v := range r.Values {
+		if i < len(r.Schema.names) {
+			m[r.Schema.names[i]] = v
+		}
+	}
+	return m
+}
+
+// Schema names the Values of records that share their fields. When a name
+// comes twice (a join's columns), the last value of that name is the
+// field, as it would be in a map.
+type Schema struct {
+	names []string
+	index map[string]int
+}
+
+// NewSchema returns the schema of records whose Values are named names.
+func NewSchema(names []string) *Schema {
+	s := &Schema{names: slices.Clone(names), index: make(map[string]int, len(names))}
+	for i, n := range names {
+		s.index[n] = i
+	}
+	return s
+}
+
+// Names returns the field names, in the order of Values.
+func (s *Schema) Names() []string { return slices.Clone(s.names) }
+
 // RawText is the record's raw form for the rejects table: Raw when the source
-// kept it, else Fields as JSON.
+// kept it, else its fields as JSON.
 func (r *Record) RawText() string {
-	if r.Raw != "" || r.Fields == nil {
+	if r.Raw != "" {
 		return r.Raw
 	}
-	b, err := json.Marshal(r.Fields)
+	fields := r.Map()
+	if fields == nil {
+		return ""
+	}
+	b, err := json.Marshal(fields)
 	if err != nil {
-		return fmt.Sprintf("%v", r.Fields)
+		return fmt.Sprintf("%v", fields)
 	}
 	return string(b)
 }

@@ -23,6 +23,9 @@ type transformer struct {
 	// inEnv[i] says whether a check or the cursor reads column i, by name
 	// or through row: the others are not copied into env and row.
 	inEnv []bool
+	// checksReadRecord says whether a check or the cursor reads `record`,
+	// so that env needs it even when every column had its fast path.
+	checksReadRecord bool
 }
 
 func newTransformer(p *Pipeline, since any) *transformer {
@@ -34,6 +37,8 @@ func newTransformer(p *Pipeline, since any) *transformer {
 	}
 	t.env["row"] = t.row
 	t.inEnv = p.columnsRead()
+	t.fast.fields = p.fastFields
+	t.checksReadRecord = p.checkNames()["record"]
 	for _, k := range p.Sink.Table.Key {
 		for i, c := range p.Columns {
 			if c.Name == k {
@@ -67,13 +72,15 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	if rec.Err != nil {
 		return t.rejectRec(rec, "source", rec.Err.Error()), nil
 	}
-	t.env["record"] = rec.Fields
+	t.fast.reset(rec)
+	t.env["record"] = nil // set below when a program on the VM may read it
 	for i, col := range t.p.Columns {
 		out, ok := any(nil), false
 		if col.Expr.fast != nil {
-			out, ok = col.Expr.fast.run(&t.fast, rec.Fields)
+			out, ok = col.Expr.fast.run(&t.fast)
 		}
 		if !ok {
+			t.env["record"] = t.fast.recordMap()
 			var err error
 			if out, err = t.vm.Run(col.Expr.program, t.env); err != nil {
 				return t.rejectRec(rec, "map "+col.Name, exprMessage(err)), nil
@@ -92,6 +99,9 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 		}
 		t.env[col.Name] = v
 		t.row[col.Name] = v
+	}
+	if t.checksReadRecord {
+		t.env["record"] = t.fast.recordMap()
 	}
 	var res recordResult
 	if t.p.Cursor != nil {
@@ -172,11 +182,12 @@ func (p *Pipeline) rawRecord(rec *Record) string {
 	if len(p.Mask) == 0 {
 		return rec.RawText()
 	}
-	if rec.Fields == nil {
+	fields := rec.Map()
+	if fields == nil {
 		return "[masked: the source could not parse this record, so no field could be masked]"
 	}
-	masked := make(map[string]any, len(rec.Fields))
-	for k, v := range rec.Fields {
+	masked := make(map[string]any, len(fields))
+	for k, v := range fields {
 		masked[k] = v
 	}
 	for _, f := range p.Mask {
@@ -187,9 +198,8 @@ func (p *Pipeline) rawRecord(rec *Record) string {
 	return (&Record{Fields: masked}).RawText()
 }
 
-// columnsRead reports, for each mapped column, whether a check or the
-// cursor reads it: by name, or any of them when they use `row`.
-func (p *Pipeline) columnsRead() []bool {
+// checkNames are the names the checks and the cursor use.
+func (p *Pipeline) checkNames() map[string]bool {
 	names := map[string]bool{}
 	v := identVisitor(names)
 	for _, c := range p.Checks {
@@ -200,6 +210,13 @@ func (p *Pipeline) columnsRead() []bool {
 		n := p.Cursor.program.Node()
 		ast.Walk(&n, v)
 	}
+	return names
+}
+
+// columnsRead reports, for each mapped column, whether a check or the
+// cursor reads it: by name, or any of them when they use `row`.
+func (p *Pipeline) columnsRead() []bool {
+	names := p.checkNames()
 	read := make([]bool, len(p.Columns))
 	for i, c := range p.Columns {
 		read[i] = names["row"] || names[c.Name]

@@ -72,7 +72,7 @@ func schema(t testing.TB) string {
 func field(recs []engine.Record, name string) []any {
 	out := make([]any, len(recs))
 	for i, r := range recs {
-		out[i] = r.Fields[name]
+		out[i], _ = r.Get(name)
 	}
 	return out
 }

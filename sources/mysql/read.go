@@ -31,6 +31,7 @@ type reader struct {
 	loc      *time.Location
 	log      *slog.Logger
 	cols     []column       // the result set's columns
+	schema   *engine.Schema // their names, for the records' Values
 	index    map[string]int // lower-cased column name → position in cols
 	keys     []int          // positions of the key columns
 	page     atomic.Int64   // round trips so far
@@ -200,6 +201,7 @@ func (r *reader) probe(ctx context.Context) error {
 		r.index[lc] = i
 		names = append(names, c.name)
 	}
+	r.schema = engine.NewSchema(names)
 	find := func(attr, name string) (int, error) {
 		i, ok := r.index[strings.ToLower(name)]
 		if !ok {
@@ -569,7 +571,7 @@ func (r *reader) query(ctx context.Context, q string, args []any, each func([]dr
 
 // row builds the record of one scanned row.
 func (r *reader) row(st *stream, vals []driver.Value, page string) (row, error) {
-	fields := make(map[string]any, len(r.cols))
+	values := make([]any, len(r.cols))
 	var rw row
 	var errs []string
 	for i, c := range r.cols {
@@ -580,7 +582,7 @@ func (r *reader) row(st *stream, vals []driver.Value, page string) (row, error) 
 		if zero {
 			rw.zeros = append(rw.zeros, c.name)
 		}
-		fields[c.name] = v
+		values[i] = v
 	}
 	var key string
 	for j, k := range r.keys {
@@ -593,9 +595,9 @@ func (r *reader) row(st *stream, vals []driver.Value, page string) (row, error) 
 		key += keyText(vals[k])
 	}
 	if st.cursor >= 0 {
-		rw.cur = fields[r.cols[st.cursor].name]
+		rw.cur = values[st.cursor]
 	}
-	rw.rec = engine.Record{Fields: fields, Pos: engine.Position{Page: page, Key: key}}
+	rw.rec = engine.Record{Values: values, Schema: r.schema, Pos: engine.Position{Page: page, Key: key}}
 	if errs != nil {
 		rw.rec.Err = errors.New(strings.Join(errs, "; "))
 	}

@@ -41,7 +41,7 @@ page_size = 2`, dsn))
 	assert.Equal(t, []any{"1234.50", "0.01", nil, "99999999.99", "100.10"}, field(recs, "budget"), "DECIMAL is exact text")
 	assert.Equal(t, engine.Position{Page: "1", Key: "1"}, recs[0].Pos)
 	assert.Equal(t, engine.Position{Page: "3", Key: "5"}, recs[4].Pos)
-	assert.Len(t, recs[0].Fields, 5)
+	assert.Len(t, recs[0].Map(), 5)
 }
 
 func TestQueryWithJoinIntegration(t *testing.T) {
@@ -107,7 +107,7 @@ key = ["id"]`, dsn))
 	}
 	for i, w := range want {
 		for k, v := range w {
-			assert.Equal(t, v, recs[i].Fields[k], "row %d column %s", i+1, k)
+			assert.Equal(t, v, recs[i].Map()[k], "row %d column %s", i+1, k)
 		}
 	}
 	assert.Contains(t, logs, `msg="mysql zero dates read as null"`)
@@ -135,7 +135,7 @@ key = ["id"]`, dsn))
 				}
 			}
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, time.Date(2024, 1, 1, 5, 0, 0, 0, time.UTC), recs[0].Fields["instant"].(time.Time).UTC(), "TIMESTAMP is an instant, whatever the zone")
+			assert.Equal(t, time.Date(2024, 1, 1, 5, 0, 0, 0, time.UTC), recs[0].Map()["instant"].(time.Time).UTC(), "TIMESTAMP is an instant, whatever the zone")
 		})
 	}
 }
@@ -218,9 +218,9 @@ func assertCursorOrdered(t *testing.T, recs []engine.Record) {
 	t.Helper()
 	var last time.Time
 	for _, r := range recs {
-		c := r.Fields["updated_at"]
+		c := r.Map()["updated_at"]
 		if c == nil {
-			c = r.Fields["added_on"]
+			c = r.Map()["added_on"]
 		}
 		if c == nil {
 			continue
