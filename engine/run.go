@@ -362,7 +362,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 			res.Counters = counters
 		}
 	}()
-	raw := make(chan sourceBatch, 2)
+	raw := make(chan sourceBatch, 1)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(raw)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	fs.DurationVar(&opts.LockWait, "lock-wait", 10*time.Second, "how long to wait for another run of the pipeline to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof reads it)")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
@@ -63,6 +65,18 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 		return exitFailed
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "etl run: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	prog := newProgress(stderr, p.Name, log)
 	opts.Progress = prog.update
 	res, err := p.Run(ctx, reg, opts)

@@ -1,15 +1,15 @@
 package mysql_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
-	"runtime"
+	"path/filepath"
+	"slices"
 	"strings"
-	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,19 +17,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/mysqltest"
 	"github.com/etl-dev/etl/internal/pgtest"
 )
 
 // BenchmarkCopy1M copies a 1,000,000-row table from MariaDB into PostgreSQL
-// through the engine, and the same rows through
-// `mariadb --batch … | psql -c '\copy …'`, and prints both. It needs
-// ETL_BENCH_MYSQL=1 (it seeds a million rows) and runs once per iteration:
+// with the etl binary (built for the benchmark, so its GC settings and its
+// process's peak memory are what a user gets), and the same rows with
+// `mariadb --batch … | psql -c '\copy …'`, one after the other in each
+// iteration, and prints both. It needs ETL_BENCH_MYSQL=1 (it seeds a
+// million rows):
 //
-//	ETL_BENCH_MYSQL=1 go test ./sources/mysql/ -run '^$' -bench Copy1M -benchtime 1x
+//	ETL_BENCH_MYSQL=1 go test ./sources/mysql/ -run '^$' -bench Copy1M -benchtime 3x
 //
-// ETL_BENCH_MODE=append measures the sink's append mode instead of upsert.
+// ETL_BENCH_MODE=append measures the sink's append mode instead of upsert;
+// ETL_BENCH_CPUPROFILE=file profiles the last run (etl run --cpuprofile).
 func BenchmarkCopy1M(b *testing.B) {
 	if os.Getenv("ETL_BENCH_MYSQL") != "1" {
 		b.Skip("set ETL_BENCH_MYSQL=1 to copy a million rows")
@@ -54,16 +56,21 @@ func BenchmarkCopy1M(b *testing.B) {
 	pgURL := pgtest.URL(b)
 	schema := pgtest.Schema(b, pgURL)
 	ctx := context.Background()
-	reg := registry()
+	dir := b.TempDir()
+	etl := filepath.Join(dir, "etl")
+	if out, err := exec.Command("go", "build", "-o", etl, "github.com/etl-dev/etl/cmd/etl").CombinedOutput(); err != nil {
+		b.Fatalf("build etl: %v\n%s", err, out)
+	}
 
 	mode := os.Getenv("ETL_BENCH_MODE") // the sink's mode; upsert by default
 	if mode == "" {
 		mode = "upsert"
 	}
+	var ratios []float64
 	for i := 0; b.Loop(); i++ {
-		// The engine.
 		table := fmt.Sprintf("bench_etl_%d", i)
-		pipeline := fmt.Sprintf(`pipeline "bench" {
+		file := filepath.Join(dir, table+".hcl")
+		require.NoError(b, os.WriteFile(file, []byte(fmt.Sprintf(`pipeline "bench_%d" {
   system     = "bench"
   entity     = "bench"
   batch_size = 10000
@@ -91,42 +98,60 @@ func BenchmarkCopy1M(b *testing.B) {
     key   = ["id"]
     mode  = %q
   }
-}`, table, mode)
-		l := engine.NewLoader(reg)
-		l.LookupEnv = func(string) (string, bool) { return dsn, true }
-		p, diags := l.LoadSource("bench.hcl", []byte(pipeline))
-		require.False(b, diags.HasErrors(), diags.Error())
+}`, i, table, mode)), 0o644))
 
 		// Read and map only, to tell the source's share from the sink's.
-		start := time.Now()
-		res, err := p.Run(ctx, reg, engine.RunOptions{DryRun: true})
+		dry, err := runETL(ctx, etl, dsn, "run", file, "--dry-run")
 		require.NoError(b, err)
-		require.Equal(b, int64(rows), res.Valid)
-		dryTime := time.Since(start)
 
-		peak, stop := samplePeakMemory()
-		start = time.Now()
-		res, err = p.Run(ctx, reg, engine.RunOptions{WarehouseURL: pgURL})
-		engineTime := time.Since(start)
-		stop()
+		args := []string{"run", file, "--warehouse", pgURL}
+		if p := os.Getenv("ETL_BENCH_CPUPROFILE"); p != "" {
+			args = append(args, "--cpuprofile", p)
+		}
+		run, err := runETL(ctx, etl, dsn, args...)
 		require.NoError(b, err)
-		require.Equal(b, int64(rows), res.Tally.Created)
+		require.Contains(b, run.out, fmt.Sprintf("processed %d = created %d + updated 0", rows, rows))
 
-		// The pipe.
 		pipeTime, err := pipe(ctx, dsn, pgURL, schema, fmt.Sprintf("bench_pipe_%d", i))
-		if err != nil {
-			b.Logf("pipe: %v", err)
-		}
-		b.ReportMetric(float64(rows)/engineTime.Seconds(), "rows/s")
-		b.ReportMetric(float64(*peak)/(1<<20), "peak-MB")
-		if pipeTime > 0 {
-			b.ReportMetric(float64(rows)/pipeTime.Seconds(), "pipe-rows/s")
-			b.ReportMetric(engineTime.Seconds()/pipeTime.Seconds(), "x-pipe")
-		}
-		b.Logf("engine: %s (%.0f rows/s, peak Go memory %.0f MB, VmHWM %s); dry run (read + map): %s; mariadb --batch | psql \\copy: %s (%.0f rows/s)",
-			engineTime.Round(time.Millisecond), float64(rows)/engineTime.Seconds(), float64(*peak)/(1<<20), vmHWM(),
-			dryTime.Round(time.Millisecond), pipeTime.Round(time.Millisecond), float64(rows)/pipeTime.Seconds())
+		require.NoError(b, err)
+		ratio := run.wall.Seconds() / pipeTime.Seconds()
+		ratios = append(ratios, ratio)
+		b.ReportMetric(float64(rows)/run.wall.Seconds(), "rows/s")
+		b.ReportMetric(float64(run.maxRSS)/(1<<20), "peak-RSS-MB")
+		b.ReportMetric(float64(rows)/pipeTime.Seconds(), "pipe-rows/s")
+		b.ReportMetric(ratio, "x-pipe")
+		b.Logf("etl run: %s (%.0f rows/s, peak RSS %.0f MB, CPU %s); --dry-run (read + map): %s (peak RSS %.0f MB); mariadb --batch | psql \\copy: %s (%.0f rows/s); etl/pipe %.2f",
+			run.wall.Round(time.Millisecond), float64(rows)/run.wall.Seconds(), float64(run.maxRSS)/(1<<20), run.cpu.Round(time.Millisecond),
+			dry.wall.Round(time.Millisecond), float64(dry.maxRSS)/(1<<20), pipeTime.Round(time.Millisecond), float64(rows)/pipeTime.Seconds(), ratio)
 	}
+	slices.Sort(ratios)
+	b.Logf("etl/pipe: median %.2f of %d (target ≤ 1.5)", ratios[len(ratios)/2], len(ratios))
+}
+
+// etlRun is what one etl process took.
+type etlRun struct {
+	wall, cpu time.Duration
+	maxRSS    int64 // bytes
+	out       string
+}
+
+// runETL runs the etl binary with BENCH_DSN set to dsn.
+func runETL(ctx context.Context, etl, dsn string, args ...string) (etlRun, error) {
+	cmd := exec.CommandContext(ctx, etl, args...)
+	cmd.Env = append(os.Environ(), "BENCH_DSN="+dsn)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := etlRun{wall: time.Since(start), out: stdout.String()}
+	if err != nil {
+		return r, fmt.Errorf("etl %s: %w\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss << 10
+	}
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return r, nil
 }
 
 // pipe copies the bench table with the command-line clients and returns
@@ -160,40 +185,4 @@ func pipe(ctx context.Context, dsn, pgURL, schema, table string) (time.Duration,
 		return 0, fmt.Errorf("%w: %s", err, out)
 	}
 	return time.Since(start), nil
-}
-
-// samplePeakMemory samples the memory the Go runtime holds from the OS
-// until stop is called.
-func samplePeakMemory() (*uint64, func()) {
-	var peak uint64
-	var done atomic.Bool
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		var ms runtime.MemStats
-		for !done.Load() {
-			runtime.ReadMemStats(&ms)
-			if ms.Sys-ms.HeapReleased > peak {
-				peak = ms.Sys - ms.HeapReleased
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	return &peak, func() { done.Store(true); <-finished }
-}
-
-// vmHWM is the process's peak resident set size, from /proc.
-func vmHWM() string {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return "?"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "?"
 }
