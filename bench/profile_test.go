@@ -22,7 +22,8 @@ import (
 )
 
 // TestProfile runs the case pipeline in this process, so that go test can
-// profile it (etl run has no --cpuprofile). It is skipped unless
+// profile it and time the sink's Writes (etl run --cpuprofile gives the
+// binary's CPU profile alone). It is skipped unless
 // ETL_BENCH_PROFILE says what to run:
 //
 //	load       the file into an empty table (case 1)

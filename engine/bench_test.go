@@ -65,8 +65,11 @@ func (s *memorySource) Read(ctx context.Context, _ engine.ReadOptions, emit func
 }
 
 // contactRecords returns n contact records as the csv source makes them:
-// every field a string, in the bench file's formats.
+// every field a string, in the bench file's formats, as Values in the
+// order of one schema.
 func contactRecords(n int) []engine.Record {
+	names := []string{"id", "email", "first_name", "last_name", "phone", "company", "stage", "created_at", "updated_at", "amount"}
+	schema := engine.NewSchema(names)
 	phones := []string{"(415) 555-0134", "+1 415-555-0134", "415.555.0134", "4155550134"}
 	stages := []string{"lead", "subscriber", "opportunity", "customer"}
 	records := make([]engine.Record, n)
@@ -81,18 +84,12 @@ func contactRecords(n int) []engine.Record {
 			first = " Karen "
 		}
 		records[i] = engine.Record{
-			Pos: engine.Position{File: "contacts.csv", Line: i + 2},
-			Fields: map[string]any{
-				"id":         id,
-				"email":      email,
-				"first_name": first,
-				"last_name":  "Davis",
-				"phone":      phones[i%len(phones)],
-				"company":    "Gringotts Holdings",
-				"stage":      stages[i%len(stages)],
-				"created_at": fmt.Sprintf("2022-03-%02dT23:33:15Z", 1+i%28),
-				"updated_at": fmt.Sprintf("2022-12-%02dT00:29:40Z", 1+i%28),
-				"amount":     fmt.Sprintf("%d.%02d", i%50000, i%100),
+			Pos:    engine.Position{File: "contacts.csv", Line: i + 2},
+			Schema: schema,
+			Values: []any{
+				id, email, first, "Davis", phones[i%len(phones)], "Gringotts Holdings", stages[i%len(stages)],
+				fmt.Sprintf("2022-03-%02dT23:33:15Z", 1+i%28), fmt.Sprintf("2022-12-%02dT00:29:40Z", 1+i%28),
+				fmt.Sprintf("%d.%02d", i%50000, i%100),
 			},
 		}
 	}

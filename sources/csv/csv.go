@@ -317,6 +317,7 @@ func (s *Source) readStream(ctx context.Context, opts engine.ReadOptions, name s
 		return err
 	}
 
+	schema := engine.NewSchema(names)
 	done := ctx.Done()
 	count := 0
 	var r row
@@ -335,11 +336,11 @@ func (s *Source) readStream(ctx context.Context, opts engine.ReadOptions, name s
 		}
 		rec := engine.Record{Pos: engine.Position{File: name, Line: r.line}, Raw: r.raw, Err: r.err}
 		if r.err == nil {
-			fields := make(map[string]any, len(names))
+			values := make([]any, len(r.fields))
 			for i, v := range r.fields {
-				fields[names[i]] = v
+				values[i] = v
 			}
-			rec.Fields = fields
+			rec.Values, rec.Schema = values, schema
 		}
 		if err := emit(rec); err != nil {
 			return err

@@ -67,7 +67,7 @@ type rec struct {
 func simplify(recs []engine.Record) []rec {
 	out := make([]rec, 0, len(recs))
 	for _, r := range recs {
-		x := rec{Line: r.Pos.Line, Fields: r.Fields, Raw: r.Raw}
+		x := rec{Line: r.Pos.Line, Fields: r.Map(), Raw: r.Raw}
 		if r.Err != nil {
 			x.Err = r.Err.Error()
 		}
@@ -552,7 +552,7 @@ func TestReadGlob(t *testing.T) {
 	var got []string
 	for _, r := range recs {
 		require.NoError(t, r.Err)
-		got = append(got, r.Pos.String()+" "+r.Fields["objectId"].(string)+" "+r.Fields["name"].(string))
+		got = append(got, r.Pos.String()+" "+r.Map()["objectId"].(string)+" "+r.Map()["name"].(string))
 	}
 	assert.Equal(t, []string{
 		"exports/offices-2024-01.csv:2 Of1 North",
@@ -593,26 +593,27 @@ func TestReadSalesProFixture(t *testing.T) {
 		"isActive":       "TRUE",
 		"allowedOffices": `[{"__type":"Pointer","className":"Office","objectId":"Of12Of34Of"}]`,
 		"createdAt":      "2023-05-01T14:03:22.123Z",
-	}, recs[0].Fields)
+	}, recs[0].Map())
 	assert.Equal(t, engine.Position{File: "salespro_users.csv", Line: 2}, recs[0].Pos)
-	assert.Equal(t, "", recs[1].Fields["objectId"], "an empty key stays an empty string; validate rejects it")
+	assert.Equal(t, "", recs[1].Map()["objectId"], "an empty key stays an empty string; validate rejects it")
 	assert.Equal(t, 4, recs[2].Pos.Line)
 }
 
-func TestReadFreshMaps(t *testing.T) {
+func TestReadFreshValues(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "users.csv"), []byte("id\n1\n2\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "users.csv"), []byte("id,name\n1,Ann\n2,Bob\n"), 0o600))
 	s := mustDecode(t, dir, `source "csv" { path = "users.csv" }`)
 	var recs []engine.Record
 	err := s.Read(context.Background(), engine.ReadOptions{}, func(r engine.Record) error {
-		r.Fields["seen"] = true // the engine may add to a map it holds
+		r.Values[1] = "seen by " + r.Values[1].(string) // the engine may keep and change what it holds
 		recs = append(recs, r)
 		return nil
 	})
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
-	assert.Equal(t, map[string]any{"id": "1", "seen": true}, recs[0].Fields)
-	assert.Equal(t, map[string]any{"id": "2", "seen": true}, recs[1].Fields)
+	assert.Equal(t, map[string]any{"id": "1", "name": "seen by Ann"}, recs[0].Map())
+	assert.Equal(t, map[string]any{"id": "2", "name": "seen by Bob"}, recs[1].Map())
+	assert.Same(t, recs[0].Schema, recs[1].Schema, "the records of one file share their schema")
 }
 
 func TestReadStops(t *testing.T) {
