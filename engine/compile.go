@@ -66,6 +66,7 @@ type compiler struct {
 	// slots numbers the record fields fast paths read (see fieldSlot).
 	slots     map[string]int
 	slotNames []string
+	fastVars  bool // compiling a check or the cursor: names are variables (see fastCompileCheck)
 }
 
 func newCompiler(loc *time.Location, fields []string) *compiler {
@@ -176,6 +177,7 @@ func (c *compiler) compileCheck(vc *validateConfig, ctx *hcl.EvalContext, cols [
 	if prog == nil {
 		return nil, diags
 	}
+	prog.fast = c.fastCompileCheck(prog.program.Node(), true)
 	chk.Expr = prog
 	return chk, diags
 }
@@ -436,11 +438,11 @@ const nilSafeEqualName = "nil-safe =="
 
 // nilSafeEqualityOptions make == and != nil-safe (see nilSafeEquality).
 var nilSafeEqualityOptions = []expr.Option{
-	expr.Function(nilSafeEqualName, func(p ...any) (any, error) {
-		return runtime.Equal(p[0], p[1]), nil
-	}, new(func(any, any) bool)),
+	expr.Function(nilSafeEqualName, nilSafeEqual, new(func(any, any) bool)),
 	expr.Patch(nilSafeEquality{}),
 }
+
+func nilSafeEqual(p ...any) (any, error) { return runtime.Equal(p[0], p[1]), nil }
 
 // nilSafeEquality rewrites a == b and a != b between two string or two int
 // operands into a nil-safe comparison. expr compiles those to fast paths

@@ -45,6 +45,9 @@ type fastEnv struct {
 	fields []string
 	schema *Schema
 	idx    []int
+	// vars are the variables of checks and the cursor: each column read by
+	// name, and row (the transformer's env).
+	vars map[string]any
 }
 
 // reset points e at rec.
@@ -124,16 +127,76 @@ func (c *compiler) fastCompile(root ast.Node) *fastExpr {
 	return &fastExpr{eval: n}
 }
 
+// fastCompileCheck compiles a check or the cursor, whose environment also
+// holds the mapped columns by name and row, read from fastEnv.vars. A check
+// must give a bool (expr.AsBool): any other result is left to the VM, which
+// reports it.
+func (c *compiler) fastCompileCheck(root ast.Node, wantBool bool) *fastExpr {
+	c.fastVars = true
+	defer func() { c.fastVars = false }()
+	n := c.fastNode(root, false)
+	if n == nil {
+		return nil
+	}
+	if wantBool {
+		inner := n
+		n = func(e *fastEnv) (any, fastStatus) {
+			v, st := inner(e)
+			if _, ok := v.(bool); st != fastOK || !ok {
+				return nil, fastGiveUp
+			}
+			return v, fastOK
+		}
+	}
+	return &fastExpr{eval: n}
+}
+
 func (c *compiler) fastNode(n ast.Node, inChain bool) fastNode {
 	if t := n.Type(); t != nil && t.Kind() == reflect.Pointer {
 		return nil // the VM dereferences pointers in places; leave them to it
 	}
 	switch n := n.(type) {
 	case *ast.IdentifierNode:
-		if n.Value != "record" {
+		if n.Value == "record" {
+			return func(e *fastEnv) (any, fastStatus) { return e.recordMap(), fastOK }
+		}
+		if !c.fastVars {
 			return nil
 		}
-		return func(e *fastEnv) (any, fastStatus) { return e.recordMap(), fastOK }
+		name := n.Value
+		return func(e *fastEnv) (any, fastStatus) { return e.vars[name], fastOK }
+	case *ast.UnaryNode:
+		if n.Operator != "!" && n.Operator != "not" {
+			return nil
+		}
+		inner := c.fastNode(n.Node, false)
+		if inner == nil {
+			return nil
+		}
+		return func(e *fastEnv) (any, fastStatus) {
+			v, st := inner(e)
+			b, ok := v.(bool)
+			if st != fastOK || !ok {
+				return nil, fastGiveUp // expr's ! wants a bool
+			}
+			return !b, fastOK
+		}
+	case *ast.ConditionalNode:
+		cond, yes, no := c.fastNode(n.Cond, false), c.fastNode(n.Exp1, false), c.fastNode(n.Exp2, false)
+		if cond == nil || yes == nil || no == nil {
+			return nil
+		}
+		return func(e *fastEnv) (any, fastStatus) {
+			v, st := cond(e)
+			b, ok := v.(bool)
+			if st != fastOK || !ok {
+				return nil, fastGiveUp
+			}
+			if b {
+				return yes(e)
+			}
+			return no(e)
+		}
 	case *ast.StringNode:
 		v := any(n.Value)
 		return func(*fastEnv) (any, fastStatus) { return v, fastOK }
@@ -174,12 +237,12 @@ func (c *compiler) fastNode(n ast.Node, inChain bool) fastNode {
 	case *ast.CallNode:
 		return c.fastCall(n, inChain)
 	case *ast.BinaryNode:
-		if n.Operator != "??" {
-			return nil
-		}
 		left, right := c.fastNode(n.Left, false), c.fastNode(n.Right, false)
 		if left == nil || right == nil {
 			return nil
+		}
+		if n.Operator != "??" {
+			return fastBinary(n.Operator, left, right)
 		}
 		return func(e *fastEnv) (any, fastStatus) {
 			v, st := left(e)
@@ -245,6 +308,81 @@ func (c *compiler) fieldSlot(name string) int {
 	return k
 }
 
+// fastBinary is a comparison or a logical operator, as expr's VM runs it:
+// == and != by runtime.Equal (the nil-safe rewrite and the decimal
+// overloads are calls, not operators, by now), ordering by runtime.Less and
+// its kin (which panic, so give up, on operands they cannot order), and ||
+// and && short-circuiting on a bool left operand and giving the right one
+// as it is.
+func fastBinary(op string, left, right fastNode) fastNode {
+	both := func(f func(a, b any) any) fastNode {
+		return func(e *fastEnv) (any, fastStatus) {
+			a, st := left(e)
+			if st != fastOK {
+				return nil, fastGiveUp
+			}
+			b, st := right(e)
+			if st != fastOK {
+				return nil, fastGiveUp
+			}
+			return f(a, b), fastOK
+		}
+	}
+	logical := func(shortOn bool) fastNode {
+		return func(e *fastEnv) (any, fastStatus) {
+			a, st := left(e)
+			b, ok := a.(bool)
+			if st != fastOK || !ok {
+				return nil, fastGiveUp // expr's jump wants a bool
+			}
+			if b == shortOn {
+				return a, fastOK
+			}
+			v, st := right(e)
+			if st != fastOK {
+				return nil, fastGiveUp
+			}
+			return v, fastOK
+		}
+	}
+	switch op {
+	case "==":
+		return both(func(a, b any) any { return runtime.Equal(a, b) })
+	case "!=":
+		return both(func(a, b any) any { return !runtime.Equal(a, b) })
+	case "<":
+		return both(func(a, b any) any { return runtime.Less(a, b) })
+	case "<=":
+		return both(func(a, b any) any { return runtime.LessOrEqual(a, b) })
+	case ">":
+		return both(func(a, b any) any { return runtime.More(a, b) })
+	case ">=":
+		return both(func(a, b any) any { return runtime.MoreOrEqual(a, b) })
+	case "||", "or":
+		return logical(true)
+	case "&&", "and":
+		return logical(false)
+	}
+	return nil
+}
+
+// fastFunc is the Go function an expr function name calls: a library
+// function, one of its operators, or the nil-safe equality.
+func (c *compiler) fastFunc(name string) func(...any) (any, error) {
+	if f, ok := c.library[name]; ok {
+		return f.Func
+	}
+	if name == nilSafeEqualName {
+		return nilSafeEqual
+	}
+	for _, f := range c.library {
+		if op, ok := f.Operators[name]; ok {
+			return op
+		}
+	}
+	return nil
+}
+
 // fastCall calls a library function with its arguments evaluated onto the
 // env's argument stack; an error from the function is left to the VM.
 func (c *compiler) fastCall(n *ast.CallNode, inChain bool) fastNode {
@@ -252,11 +390,10 @@ func (c *compiler) fastCall(n *ast.CallNode, inChain bool) fastNode {
 	if !ok {
 		return nil
 	}
-	f, ok := c.library[id.Value]
-	if !ok || f.Func == nil {
+	fn := c.fastFunc(id.Value)
+	if fn == nil {
 		return nil
 	}
-	fn := f.Func
 	args := make([]fastNode, len(n.Arguments))
 	for i, a := range n.Arguments {
 		if args[i] = c.fastNode(a, inChain); args[i] == nil {

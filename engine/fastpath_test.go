@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/require"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/etl-dev/etl/functions"
 )
 
 // palette is the values fast-path tests put in records: every Go type a
@@ -121,6 +123,9 @@ var fastExpressions = []string{
 	"json(record.a)", "email(record.a)", "phone(record.b)", "date(record.a, '2006-01-02')", "record.a ?? record.b ?? 3",
 	"trim(record?.a?.b) ?? ''", "sha256(record.a)", "upper(record.a.b)", "nil", "1.5", "true", "'x'", "7",
 	"regex_replace(record.a, '[0-9]', '#')", "base64_encode(record.a)", "nullif(record.a, 0)",
+	"record.a == 'x'", "record.a != nil", "record.a ? 1 : 2", "!record.a", "record.a || record.b", "record.a && record.b",
+	"trim(record.a) == 'abc'", "int(record.id) == 42", "decimal(record.a) + 1", "decimal(record.a) >= 0", "record.a < record.b",
+	"float(record.b) > 2",
 }
 
 func TestFastPathAgreesWithTheVM(t *testing.T) {
@@ -145,8 +150,8 @@ func TestFastPathAgreesWithTheVM(t *testing.T) {
 func TestFastPathLeavesOtherExpressionsToTheVM(t *testing.T) {
 	c := newCompiler(time.UTC, nil)
 	for _, code := range []string{
-		"record.a == 'x'", "record.a + 1", "len(record.a)", "decimal(record.a) + 1", "record.a ? 1 : 2",
-		"record[record.b]", "json(record.a)[0]", "upper(string(record.a))", "!record.a",
+		"record.a + 1", "len(record.a)", "record[record.b]", "json(record.a)[0]", "upper(string(record.a))",
+		"record.a in ['x']", "-int(record.a)",
 	} {
 		fc, err := compileFast(c, code)
 		require.NoError(t, err, code)
@@ -229,4 +234,154 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// checkColumns are mapped columns of every type, as checks see them.
+func checkColumns() []*MappedColumn {
+	col := func(name string, t ColumnType, typ any) *MappedColumn {
+		p := &Program{}
+		if typ != nil {
+			p.typ = reflect.TypeOf(typ)
+		}
+		return &MappedColumn{Name: name, Type: t, Expr: p}
+	}
+	return []*MappedColumn{
+		col("id", TypeInteger, nil), col("email", TypeText, nil), col("amount", TypeDecimal, functions.Decimal{}),
+		col("updated_at", TypeTimestamp, nil), col("created_at", TypeTimestamp, nil), col("flag", TypeBoolean, nil),
+		col("doc", TypeJSON, nil), col("score", TypeFloat, nil), col("object_id", TypeText, nil),
+		col("last_update", TypeTimestamp, nil), col("add_date", TypeTimestamp, nil), col("add_datetime", TypeTimestamp, nil),
+	}
+}
+
+// checkValues are, by column type, the values a check may see.
+var checkValues = map[string][]any{
+	"id":           {nil, int64(0), int64(42), int64(-1)},
+	"email":        {nil, "", "a@b.co", "x"},
+	"amount":       {nil, mustDecimal("0"), mustDecimal("-1.5"), mustDecimal("12.50")},
+	"updated_at":   {nil, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
+	"created_at":   {nil, time.Date(2023, 1, 2, 3, 4, 5, 0, time.UTC)},
+	"flag":         {nil, true, false},
+	"doc":          {nil, map[string]any{"x": 1}, []any{1.5}, "text"},
+	"score":        {nil, 0.0, 2.5, math.NaN()},
+	"object_id":    {nil, "", "a1"},
+	"last_update":  {nil, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
+	"add_date":     {nil, time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)},
+	"add_datetime": {nil, time.Date(2021, 1, 2, 3, 4, 5, 0, time.UTC)},
+}
+
+func mustDecimal(s string) functions.Decimal {
+	d, err := functions.ParseDecimal(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// TestFastChecksAgreeWithTheVM compiles checks and cursors (handwritten, and
+// every one of pipelines/*.hcl) and compares their fast paths with the VM
+// over combinations of the columns' values.
+func TestFastChecksAgreeWithTheVM(t *testing.T) {
+	c := newCompiler(time.UTC, nil)
+	cols := checkColumns()
+	checks := []string{
+		"id != nil", "id != nil && id != 0", "email != nil && email != ''", "amount == nil || amount >= 0",
+		"row.email != nil", "record.a != nil || email != nil", "flag", "!flag", "flag ? id > 0 : true",
+		"doc.x == 1", "doc?.x != nil", "score > 1", "updated_at > created_at", "lower(email) == 'x'",
+		"amount != nil && amount * 2 > 10", "email == nil or id > 3", "not (id == 1)",
+	}
+	cursors := []string{"updated_at ?? created_at", "updated_at", "id", "amount"}
+	shipped := 0
+	for _, path := range mustGlob(t, "../pipelines/*.hcl") {
+		ch, cu := checkExpressions(t, path)
+		checks, cursors = append(checks, ch...), append(cursors, cu...)
+		shipped += len(ch) + len(cu)
+	}
+	require.GreaterOrEqual(t, shipped, 35, "the shipped pipelines' checks and cursors")
+	run := func(code string, asBool bool) {
+		opts := append([]expr.Option{expr.Env(c.rowEnv(cols))}, c.opts...)
+		if asBool {
+			opts = append(opts, expr.AsBool())
+		}
+		prog, err := expr.Compile(code, opts...)
+		require.NoError(t, err, code)
+		fast := c.fastCompileCheck(prog.Node(), asBool)
+		require.NotNil(t, fast, "%s has no fast path", code)
+		var machine vm.VM
+		answered := 0
+		for pick := range uint64(2000) {
+			env := map[string]any{}
+			row := map[string]any{}
+			p := pick * 2654435761
+			for _, col := range cols {
+				vals := checkValues[col.Name]
+				env[col.Name], row[col.Name] = vals[p%uint64(len(vals))], vals[p%uint64(len(vals))]
+				p /= uint64(len(vals))
+			}
+			rec := paletteRecord(p)
+			env["row"], env["record"] = row, rec
+			want, err := machine.Run(prog, env)
+			fe := fastEnv{vars: env}
+			fe.reset(&Record{Fields: rec})
+			got, ok := fast.run(&fe)
+			if !ok {
+				continue
+			}
+			answered++
+			require.NoError(t, err, "%s on %v: the fast path gave %#v", code, env, got)
+			require.True(t, sameValue(got, want), "%s on %v: the fast path gave %#v, the VM %#v", code, env, got, want)
+		}
+		require.Greater(t, answered, 100, "%s: the fast path answered %d of 2000", code, answered)
+	}
+	for _, code := range checks {
+		run(code, true)
+	}
+	for _, code := range cursors {
+		run(code, false)
+	}
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	files, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	return files
+}
+
+// checkExpressions returns the checks and the cursor of a pipeline file
+// whose names are among checkColumns' (the others read columns this test
+// does not declare).
+func checkExpressions(t *testing.T, path string) (checks, cursors []string) {
+	f, diags := hclsyntax.ParseConfig(mustRead(t, path), path, hcl.InitialPos)
+	require.False(t, diags.HasErrors(), diags.Error())
+	for _, p := range f.Body.(*hclsyntax.Body).Blocks {
+		for _, b := range p.Body.Blocks {
+			var attr string
+			switch b.Type {
+			case "validate":
+				attr = "check"
+			case "incremental":
+				attr = "cursor"
+			default:
+				continue
+			}
+			a, ok := b.Body.Attributes[attr]
+			if !ok {
+				continue
+			}
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() || v.Type() != cty.String {
+				continue
+			}
+			code := v.AsString()
+			if _, err := expr.Compile(code, expr.Env(newCompiler(time.UTC, nil).rowEnv(checkColumns()))); err != nil {
+				continue // reads a column this test does not declare
+			}
+			if attr == "check" {
+				checks = append(checks, code)
+			} else {
+				cursors = append(cursors, code)
+			}
+		}
+	}
+	return checks, cursors
 }

@@ -241,6 +241,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 	if len(pc.Incremental) > 0 {
 		prog, cdiags := comp.compileAttr("cursor", pc.Incremental[0].Cursor, ctx, comp.rowEnv(p.Columns), nil)
 		diags = append(diags, cdiags...)
+		prog.fast = comp.fastCompileCheck(prog.program.Node(), false)
 		p.Cursor = prog
 	}
 

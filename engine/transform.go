@@ -38,6 +38,7 @@ func newTransformer(p *Pipeline, since any) *transformer {
 	t.env["row"] = t.row
 	t.inEnv = p.columnsRead()
 	t.fast.fields = p.fastFields
+	t.fast.vars = t.env
 	t.checksReadRecord = p.checkNames()["record"]
 	for _, k := range p.Sink.Table.Key {
 		for i, c := range p.Columns {
@@ -105,7 +106,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	}
 	var res recordResult
 	if t.p.Cursor != nil {
-		out, err := t.vm.Run(t.p.Cursor.program, t.env)
+		out, err := t.run(t.p.Cursor)
 		if err != nil {
 			return t.rejectRec(rec, "incremental cursor", exprMessage(err)), nil
 		}
@@ -125,7 +126,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 		res.cursor = cur
 	}
 	for _, chk := range t.p.Checks {
-		out, err := t.vm.Run(chk.Expr.program, t.env)
+		out, err := t.run(chk.Expr)
 		if err != nil {
 			return t.rejectRec(rec, "validate "+chk.Name, exprMessage(err)), nil
 		}
@@ -154,6 +155,17 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	}
 	res.out = outLoad
 	return res, nil
+}
+
+// run evaluates a check or the cursor: on its fast path when it has one
+// that answers, else on the VM.
+func (t *transformer) run(p *Program) (any, error) {
+	if p.fast != nil {
+		if out, ok := p.fast.run(&t.fast); ok {
+			return out, nil
+		}
+	}
+	return t.vm.Run(p.program, t.env)
 }
 
 func (t *transformer) rejectRec(rec *Record, check, reason string) recordResult {

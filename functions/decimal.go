@@ -471,23 +471,42 @@ func decimalOption() expr.Option {
 		new(func(Decimal, int) bool), new(func(int, Decimal) bool),
 		new(func(Decimal, float64) bool), new(func(float64, Decimal) bool),
 	}
-	add := func(op string, fn func(...any) (any, error), types []any) {
-		name := "decimal " + op
-		opts = append(opts, expr.Function(name, fn, types...), expr.Operator(op, name))
+	fns := decimalOperators()
+	for _, op := range decimalOps {
+		types := compare
+		if op == "+" || op == "-" || op == "*" {
+			types = arith
+		}
+		name := decimalOpName(op)
+		opts = append(opts, expr.Function(name, fns[name], types...), expr.Operator(op, name))
 	}
-	add("+", decimalArith(Decimal.Add), arith)
-	add("-", decimalArith(Decimal.Sub), arith)
-	add("*", decimalArith(Decimal.Mul), arith)
-	add("==", decimalEqual(true), compare)
-	add("!=", decimalEqual(false), compare)
-	add("<", decimalOrder(func(c int) bool { return c < 0 }), compare)
-	add("<=", decimalOrder(func(c int) bool { return c <= 0 }), compare)
-	add(">", decimalOrder(func(c int) bool { return c > 0 }), compare)
-	add(">=", decimalOrder(func(c int) bool { return c >= 0 }), compare)
 	return func(c *conf.Config) {
 		for _, o := range opts {
 			o(c)
 		}
+	}
+}
+
+// decimalOps are the operators decimal overloads.
+var decimalOps = []string{"+", "-", "*", "==", "!=", "<", "<=", ">", ">="}
+
+// decimalOpName is the name of the expr function behind a decimal operator;
+// it holds a space, so no expression can call it by name.
+func decimalOpName(op string) string { return "decimal " + op }
+
+// decimalOperators returns the functions behind the decimal operators, by
+// their expr names.
+func decimalOperators() map[string]func(...any) (any, error) {
+	return map[string]func(...any) (any, error){
+		decimalOpName("+"):  decimalArith(Decimal.Add),
+		decimalOpName("-"):  decimalArith(Decimal.Sub),
+		decimalOpName("*"):  decimalArith(Decimal.Mul),
+		decimalOpName("=="): decimalEqual(true),
+		decimalOpName("!="): decimalEqual(false),
+		decimalOpName("<"):  decimalOrder(func(c int) bool { return c < 0 }),
+		decimalOpName("<="): decimalOrder(func(c int) bool { return c <= 0 }),
+		decimalOpName(">"):  decimalOrder(func(c int) bool { return c > 0 }),
+		decimalOpName(">="): decimalOrder(func(c int) bool { return c >= 0 }),
 	}
 }
 

@@ -37,6 +37,10 @@ type Function struct {
 	Func func(args ...any) (any, error)
 	// Types are its signatures, for expr's checker: new(func(any) string)…
 	Types []any
+	// Operators are the other expr functions its Option registers, by name
+	// (decimal's operator overloads, "decimal +" …): an expression's
+	// operator on decimals is compiled into a call of one of them.
+	Operators map[string]func(args ...any) (any, error)
 	// Option registers the function (and, for decimal, its operator
 	// overloads) with expr.Compile. It is self-contained: an expression
 	// compiled with it alone can call the function.
@@ -126,6 +130,7 @@ func Library(opts Options) []Function {
 			Column:    "decimal",
 			Func:      decimalFunc,
 			Option:    decimalOption(),
+			Operators: decimalOperators(),
 		},
 		{
 			Name:      "trim",
