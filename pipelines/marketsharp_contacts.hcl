@@ -1,5 +1,9 @@
 # MarketSharp contacts (every contact type), from its read-only OData v2
-# service (Atom XML), 5,000 a page by $top/$skip.
+# service (Atom XML), 5,000 a page. Where the service sends no next link,
+# the source asks for each page itself: with key_field, not by $skip (as
+# MarketSharp's own clients do) but for the contacts after the last one
+# read, so a contact updated during the run cannot shift another past a
+# page boundary.
 #
 # Incremental on lastUpdate: a run asks for the contacts whose lastUpdate is
 # at or after the saved cursor (inclusive: the ones at the boundary come
@@ -21,8 +25,9 @@ pipeline "marketsharp_contacts" {
   source "odata" {
     url          = env("MARKETSHARP_API_URL", "https://api4.marketsharpm.com/WcfDataService.svc")
     entity_set   = "Contacts"
-    top          = 5000         # $top/$skip, as MarketSharp's own clients page
-    cursor_field = "lastUpdate" # $filter=lastUpdate ge datetime'<cursor>'&$orderby=lastUpdate asc
+    top          = 5000         # page size ($top)
+    cursor_field = "lastUpdate" # incremental: $filter=lastUpdate ge datetime'<cursor>'
+    key_field    = "id"         # $orderby=lastUpdate asc,id asc; each page continues after the last entity read
     key          = "record.id"
 
     # MarketSharp's HMAC header, computed before every request (a retry

@@ -13,8 +13,9 @@ pipeline "marketsharp_inquiries" {
   source "odata" {
     url          = env("MARKETSHARP_API_URL", "https://api4.marketsharpm.com/WcfDataService.svc")
     entity_set   = "Inquiries"
-    top          = 5000         # $top/$skip, as MarketSharp's own clients page
-    cursor_field = "lastUpdate" # $filter=lastUpdate ge datetime'<cursor>'&$orderby=lastUpdate asc
+    top          = 5000         # page size ($top)
+    cursor_field = "lastUpdate" # incremental: $filter=lastUpdate ge datetime'<cursor>'
+    key_field    = "id"         # $orderby=lastUpdate asc,id asc; each page continues after the last entity read
     key          = "record.id"
 
     # MarketSharp's HMAC header, computed before every request (a retry

@@ -42,7 +42,10 @@ func (s *Source) parseAtom(body []byte, base, pageName string) (page, error) {
 		}
 		switch n.Data {
 		case "entry":
-			fields, perr := s.entry(n)
+			fields, keyEdm, perr := s.entry(n)
+			if keyEdm != "" {
+				pg.keyEdm = keyEdm
+			}
 			rec := s.record(fields, perr, func() string { return n.OutputXML(true) }, pageName)
 			if len(pg.records) == 0 {
 				pg.first = fingerprint(fields)
@@ -81,8 +84,8 @@ func (s *Source) parseAtom(body []byte, base, pageName string) (page, error) {
 }
 
 // entry reads an entry's m:properties: in its content, or beside it in a
-// media-link entry.
-func (s *Source) entry(n *xmlquery.Node) (map[string]any, error) {
+// media-link entry. keyEdm is the m:type of key_field's property, if any.
+func (s *Source) entry(n *xmlquery.Node) (fields map[string]any, keyEdm string, err error) {
 	var props *xmlquery.Node
 	for c := n.FirstChild; c != nil && props == nil; c = c.NextSibling {
 		if c.Type != xmlquery.ElementNode {
@@ -100,9 +103,9 @@ func (s *Source) entry(n *xmlquery.Node) (map[string]any, error) {
 			}
 		}
 	}
-	fields := map[string]any{}
+	fields = map[string]any{}
 	if props == nil {
-		return fields, nil
+		return fields, "", nil
 	}
 	var errs []string
 	for c := props.FirstChild; c != nil; c = c.NextSibling {
@@ -114,11 +117,14 @@ func (s *Source) entry(n *xmlquery.Node) (map[string]any, error) {
 			errs = append(errs, fmt.Sprintf("%s: %v", c.Data, err))
 		}
 		fields[c.Data] = v
+		if c.Data == s.cfg.KeyField {
+			keyEdm = attr(c, nsMetadata, "type")
+		}
 	}
 	if len(errs) > 0 {
-		return fields, fmt.Errorf("property %s", strings.Join(errs, "; "))
+		return fields, keyEdm, fmt.Errorf("property %s", strings.Join(errs, "; "))
 	}
-	return fields, nil
+	return fields, keyEdm, nil
 }
 
 // property reads one property element: nil when m:null="true", a map for

@@ -5,10 +5,13 @@
 // A source block names the service root and entity set and the query
 // options ($select, $filter, $orderby, $expand, $top). Pages follow the
 // server's next link (<link rel="next">, __next, @odata.nextLink) and, when
-// the server sends none, $skip/$top until an empty page or a page shorter
-// than the ones before. With cursor_field, a run asks only for entities at
-// or after the saved incremental cursor, sorted by it, so the engine saves
-// the cursor with every batch.
+// the server sends none, the source asks for the next page itself until an
+// empty page or a page shorter than the ones before: with key_field, for
+// the entities after the last one read, by $filter on (cursor_field,
+// key_field) (keyset paging: an entity updated during the run cannot make
+// it skip another); without, by $skip. With cursor_field, a run asks only
+// for entities at or after the saved incremental cursor, sorted by it, so
+// the engine saves the cursor with every batch.
 //
 // Atom properties are typed by m:type (Edm.Int32 becomes an int64,
 // Edm.Decimal an exact json.Number, Edm.DateTime a time in the pipeline's

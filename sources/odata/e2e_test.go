@@ -66,7 +66,8 @@ func TestMarketSharpHMAC(t *testing.T) {
 	recs, err := readAll(t, p.Source, engine.ReadOptions{Logger: log})
 	require.NoError(t, err)
 	assert.Len(t, recs, 30)
-	// The 503, its retry, and the $skip request that finds the end.
+	// The 503, its retry, and the request for the contacts after the last
+	// one, which finds the end.
 	require.Len(t, f.authStamps, 3, "every request was signed correctly")
 	assert.Greater(t, f.authStamps[1], f.authStamps[0], "the retry is signed anew, a second or more later")
 	for _, secret := range []string{msAPIKey, msSecret} {
@@ -155,7 +156,7 @@ func TestMarketSharpContactsIntegration(t *testing.T) {
 	assert.Equal(t, engine.Tally{Processed: 3, Created: 1, Updated: 1, Unchanged: 1}, res.Tally)
 	reqs := f.urls()[before:]
 	require.NotEmpty(t, reqs)
-	assert.Equal(t, "/Svc.svc/Contacts?$filter=lastUpdate%20ge%20datetime'2024-04-01T09:04:09'&$orderby=lastUpdate%20asc&$top=5000", reqs[0])
+	assert.Equal(t, "/Svc.svc/Contacts?$filter=lastUpdate%20ge%20datetime'2024-04-01T09:04:09'&$orderby=lastUpdate%20asc,id%20asc&$top=5000", reqs[0])
 	got = rows()
 	require.Len(t, got, 251)
 	assert.Equal(t, "Changed", got[249].FirstName)
@@ -181,7 +182,7 @@ func TestMarketSharpTruncatedPageKeepsTheCursorIntegration(t *testing.T) {
 	res, err := p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
 	require.Error(t, err)
 	assert.Equal(t, engine.StatusFailed, res.Status)
-	assert.Contains(t, err.Error(), "source odata: Contacts: page 4 (GET [redacted]/Contacts?$orderby=lastUpdate%20asc&$skip=300&$top=5000): the page is not well-formed XML")
+	assert.Contains(t, err.Error(), "source odata: Contacts: page 4 (GET [redacted]/Contacts?$filter=(lastUpdate%20gt%20datetime'2024-04-01T09:04:59')%20or%20(lastUpdate%20eq%20datetime'2024-04-01T09:04:59'%20and%20id%20gt%20'00000000-0000-4000-8000-000000000300')%20or%20lastUpdate%20eq%20null&$orderby=lastUpdate%20asc,id%20asc&$top=5000): the page is not well-formed XML")
 
 	conn, err := pgx.Connect(ctx, u)
 	require.NoError(t, err)
@@ -197,7 +198,7 @@ func TestMarketSharpTruncatedPageKeepsTheCursorIntegration(t *testing.T) {
 	before := len(f.urls())
 	res, err = p.Run(ctx, reg, engine.RunOptions{WarehouseURL: u})
 	require.NoError(t, err)
-	assert.Equal(t, "/Svc.svc/Contacts?$filter=lastUpdate%20ge%20datetime'2024-04-01T09:04:59'&$orderby=lastUpdate%20asc&$top=5000", f.urls()[before])
+	assert.Equal(t, "/Svc.svc/Contacts?$filter=lastUpdate%20ge%20datetime'2024-04-01T09:04:59'&$orderby=lastUpdate%20asc,id%20asc&$top=5000", f.urls()[before])
 	assert.Equal(t, engine.Tally{Processed: 151, Created: 150, Unchanged: 1}, res.Tally)
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM marketsharp_contacts`).Scan(&n))
 	assert.Equal(t, 450, n)

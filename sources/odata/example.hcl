@@ -15,12 +15,14 @@ pipeline "odata_example" {
     filter  = "isActive eq true"
     orderby = "lastUpdate asc,id asc" # must start with cursor_field, ascending
     expand  = ""
-    top     = 5000  # page size; $skip pages when the server sends no next link
+    top     = 5000  # page size; without a next link, see key_field
     count   = false # true: $inlinecount=allpages on the first request, for progress
     query   = { "$format" = "atom" }
 
     cursor_field = "lastUpdate" # an incremental run asks for lastUpdate ge <cursor>
     cursor_type  = "datetime"   # datetime | datetimeoffset | number | string
+    key_field    = "id"         # without a next link, each page continues after the last entity read
+    key_type     = "string"     # string | guid | number (default: from the value)
     key          = "record.id"  # the entity's id, for rejects
 
     secrets = {

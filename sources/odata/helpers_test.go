@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -131,13 +130,15 @@ type entity struct {
 	IsActive   bool
 	Notes      string // written raw into the XML: may hold what XML forbids
 	LastUpdate time.Time
+	NullUpdate bool // lastUpdate is null
 }
 
 // fakeOData is a stand-in OData v2/v4 service for one entity set,
-// "Contacts". It honours $top, $skip, $filter (lastUpdate ge
-// datetime'…'), $inlinecount and, with pageSize, pages by $skiptoken next
-// links; it can ignore $top, fail, cut a page short and check MarketSharp's
-// HMAC header.
+// "Contacts". It honours $top, $skip, $filter (comparisons, and, or: see
+// parseFilter), $orderby (ascending properties, nulls first or last),
+// $inlinecount and, with pageSize, pages by $skiptoken next links; it can
+// ignore $top, fail, cut a page short, change its data between requests
+// and check MarketSharp's HMAC header.
 type fakeOData struct {
 	t        testing.TB
 	mu       sync.Mutex
@@ -158,6 +159,16 @@ type fakeOData struct {
 	errorBody  string
 	errorCode  int
 
+	nullsLast bool // $orderby sorts null values last (default: first, as SQL Server)
+	// refuse answers 400 to a $filter holding this text.
+	refuse string
+	// ignoreFilterAfter, when > 0, answers requests after that many as if
+	// they had no $filter.
+	ignoreFilterAfter int
+	// onServe, when set, runs after each page is served (f.mu held): served
+	// is how many pages have been.
+	onServe func(f *fakeOData, served int)
+
 	// MarketSharp auth; "" checks nothing.
 	companyID, apiKey, secretB64 string
 	authStamps                   []int64 // the epoch seconds of each checked header
@@ -165,8 +176,6 @@ type fakeOData struct {
 	requests []*http.Request
 	served   int
 }
-
-var filterRE = regexp.MustCompile(`^lastUpdate ge datetime'([^']+)'$`)
 
 func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -205,30 +214,34 @@ func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := f.entities
-	if flt := q.Get("$filter"); flt != "" {
-		m := filterRE.FindStringSubmatch(flt)
-		if m == nil {
-			http.Error(w, "unsupported filter "+flt, http.StatusBadRequest)
+	if flt := q.Get("$filter"); flt != "" && (f.ignoreFilterAfter == 0 || f.served <= f.ignoreFilterAfter) {
+		if f.refuse != "" && strings.Contains(flt, f.refuse) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="utf-8" standalone="yes"?><error xmlns="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"><code></code><message xml:lang="en-US">Operator 'gt' incompatible with operand types 'System.Guid' and 'System.String' at position 38.</message></error>`)
 			return
 		}
-		since, err := time.Parse("2006-01-02T15:04:05.9999999", m[1])
-		require.NoError(f.t, err)
+		pred, err := parseFilter(flt)
+		if err != nil {
+			http.Error(w, "unsupported filter "+flt+": "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		var kept []entity
 		for _, e := range list {
-			if !e.LastUpdate.Before(since) {
+			if pred(e) {
 				kept = append(kept, e)
 			}
 		}
 		list = kept
 	}
 	if ob := q.Get("$orderby"); ob != "" {
-		if ob != "lastUpdate asc" {
-			http.Error(w, "unsupported orderby "+ob, http.StatusBadRequest)
+		cmp, err := orderBy(ob, f.nullsLast)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		byUpdate := func(a, b entity) int { return a.LastUpdate.Compare(b.LastUpdate) }
-		if !slices.IsSortedFunc(list, byUpdate) {
-			slices.SortStableFunc(list, byUpdate) // in place: a filtered copy, or the fake's own list
+		if !slices.IsSortedFunc(list, cmp) {
+			slices.SortStableFunc(list, cmp) // in place: a filtered copy, or the fake's own list
 		}
 	}
 	total := len(list)
@@ -254,6 +267,9 @@ func (f *fakeOData) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = body[:len(body)*2/3]
 	}
 	fmt.Fprint(w, body)
+	if f.onServe != nil {
+		f.onServe(f, f.served)
+	}
 }
 
 // window is the page a request asks for out of a list of n entities, by
@@ -286,9 +302,10 @@ func (f *fakeOData) window(q url.Values, n int) (start, end int, next string) {
 }
 
 // serveGenerated answers a request for the generated feed (see generate),
-// an entry at a time: the $filter is on lastUpdate, which grows with the
-// index, so the entities it keeps are a suffix, found by binary search, and
-// already in $orderby's order.
+// an entry at a time: lastUpdate and id grow with the index, so the
+// entities a $filter on them keeps (ge since, or the keyset condition after
+// an entity) are a suffix, found by binary search, and already in
+// $orderby's order.
 func (f *fakeOData) serveGenerated(w http.ResponseWriter, r *http.Request, q url.Values) {
 	if (f.format != "" && f.format != "atom") || f.truncateAt > 0 {
 		http.Error(w, "the generated feed is Atom only, whole", http.StatusInternalServerError)
@@ -296,16 +313,14 @@ func (f *fakeOData) serveGenerated(w http.ResponseWriter, r *http.Request, q url
 	}
 	lo := 0
 	if flt := q.Get("$filter"); flt != "" {
-		m := filterRE.FindStringSubmatch(flt)
-		if m == nil {
-			http.Error(w, "unsupported filter "+flt, http.StatusBadRequest)
+		pred, err := parseFilter(flt)
+		if err != nil {
+			http.Error(w, "unsupported filter "+flt+": "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		since, err := time.Parse("2006-01-02T15:04:05.9999999", m[1])
-		require.NoError(f.t, err)
-		lo = sort.Search(f.generate, func(i int) bool { return !contact(i).LastUpdate.Before(since) })
+		lo = sort.Search(f.generate, func(i int) bool { return pred(contact(i)) })
 	}
-	if ob := q.Get("$orderby"); ob != "" && ob != "lastUpdate asc" {
+	if ob := q.Get("$orderby"); ob != "" && ob != "lastUpdate asc" && ob != "lastUpdate asc,id asc" {
 		http.Error(w, "unsupported orderby "+ob, http.StatusBadRequest)
 		return
 	}
@@ -377,6 +392,10 @@ func atomHead(w io.Writer, count int, r *http.Request) {
 
 // atomEntry writes one entry.
 func atomEntry(w io.Writer, e entity) {
+	lastUpdate := `<d:lastUpdate m:type="Edm.DateTime">` + e.LastUpdate.Format("2006-01-02T15:04:05.9999999") + `</d:lastUpdate>`
+	if e.NullUpdate {
+		lastUpdate = `<d:lastUpdate m:type="Edm.DateTime" m:null="true" />`
+	}
 	fmt.Fprintf(w, `  <entry><id>http://fake/Svc.svc/Contacts('%s')</id><content type="application/xml"><m:properties>
     <d:id>%s</d:id>
     <d:companyId m:type="Edm.Int32">%d</d:companyId>
@@ -385,9 +404,9 @@ func atomEntry(w io.Writer, e entity) {
     <d:amount m:type="Edm.Decimal">%s</d:amount>
     <d:isActive m:type="Edm.Boolean">%t</d:isActive>
     <d:notes>%s</d:notes>
-    <d:lastUpdate m:type="Edm.DateTime">%s</d:lastUpdate>
+    %s
   </m:properties></content></entry>
-`, e.ID, e.ID, e.CompanyID, e.FirstName, e.Email, e.Amount, e.IsActive, e.Notes, e.LastUpdate.Format("2006-01-02T15:04:05.9999999"))
+`, e.ID, e.ID, e.CompanyID, e.FirstName, e.Email, e.Amount, e.IsActive, e.Notes, lastUpdate)
 }
 
 // atomTail writes the feed's next link, if any, and its end.
@@ -416,7 +435,7 @@ func (f *fakeOData) v2JSON(page []entity, next string, count int, r *http.Reques
 			"big":        "9007199254740993",
 			"isActive":   e.IsActive,
 			"notes":      e.Notes,
-			"lastUpdate": fmt.Sprintf(`/Date(%d)/`, e.LastUpdate.UnixMilli()),
+			"lastUpdate": jsonOrNull(!e.NullUpdate, fmt.Sprintf(`/Date(%d)/`, e.LastUpdate.UnixMilli())),
 			"Phones":     map[string]any{"__deferred": map[string]any{"uri": "http://fake/Contacts('" + e.ID + "')/Phones"}},
 		})
 	}
@@ -445,7 +464,7 @@ func (f *fakeOData) v4JSON(page []entity, next string, count int, r *http.Reques
 			"amount":      json.RawMessage(e.Amount),
 			"isActive":    e.IsActive,
 			"notes":       e.Notes,
-			"lastUpdate":  e.LastUpdate.UTC().Format(time.RFC3339Nano),
+			"lastUpdate":  jsonOrNull(!e.NullUpdate, e.LastUpdate.UTC().Format(time.RFC3339Nano)),
 		})
 	}
 	doc := map[string]any{"@odata.context": "http://fake/$metadata#Contacts", "value": value}
@@ -459,6 +478,14 @@ func (f *fakeOData) v4JSON(page []entity, next string, count int, r *http.Reques
 	b, err := json.Marshal(doc)
 	require.NoError(f.t, err)
 	return string(b)
+}
+
+// jsonOrNull is v when ok, else nil (null).
+func jsonOrNull(ok bool, v any) any {
+	if ok {
+		return v
+	}
+	return nil
 }
 
 // contacts makes n entities, lastUpdate one second apart from base.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,17 @@ type Config struct {
 	// "datetimeoffset", "number" or "string". Default: from the cursor's
 	// kind (a timestamp is datetime in v2, an offset date-time in v4).
 	CursorType string `hcl:"cursor_type,optional"`
+	// KeyField is the property that orders entities uniquely after
+	// cursor_field (the entity key, e.g. "id"). With it, requests sort by
+	// "<cursor_field> asc,<key_field> asc", and a page the source asks for
+	// itself (the server sent no next link) continues after the last entity
+	// read, by $filter, instead of skipping a count with $skip: an entity
+	// updated during the run cannot shift another past a page boundary.
+	KeyField string `hcl:"key_field,optional"`
+	// KeyType is how key_field's value is written in that filter:
+	// "string" ('…'), "guid" (v2 guid'…', v4 bare) or "number" (bare).
+	// Default: from the value read (an Atom m:type="Edm.Guid" is a guid).
+	KeyType string `hcl:"key_type,optional"`
 	// Key is an expr over record giving its id, for positions in rejects.
 	Key hcl.Expression `hcl:"key,optional"`
 	// Headers are request headers; a string may hold {{ expr }} parts,
@@ -97,6 +109,8 @@ type Config struct {
 	TopRange         hcl.Range `hcl:"top,attr_value_range"`
 	CursorFieldRange hcl.Range `hcl:"cursor_field,attr_value_range"`
 	CursorTypeRange  hcl.Range `hcl:"cursor_type,attr_value_range"`
+	KeyFieldRange    hcl.Range `hcl:"key_field,attr_value_range"`
+	KeyTypeRange     hcl.Range `hcl:"key_type,attr_value_range"`
 	KeyRange         hcl.Range `hcl:"key,attr_value_range"`
 	HeadersRange     hcl.Range `hcl:"headers,attr_value_range"`
 	TimeoutRange     hcl.Range `hcl:"timeout,attr_value_range"`
@@ -193,6 +207,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if cfg.MaxPages < 0 {
 		diags = append(diags, errorAt(cfg.MaxPagesRange, "Invalid max_pages", fmt.Sprintf("max_pages is %d; it is at least 1 (or leave it out).", cfg.MaxPages)))
 	}
+	orderOK := true
 	if cfg.CursorField != "" {
 		if !identRE.MatchString(cfg.CursorField) {
 			diags = append(diags, errorAt(cfg.CursorFieldRange, "Invalid cursor_field", fmt.Sprintf("cursor_field %q is not a property name such as \"lastUpdate\".", cfg.CursorField)))
@@ -200,9 +215,21 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 		if cfg.OrderBy == "" {
 			s.cfg.OrderBy = cfg.CursorField + " asc"
 		} else if first := strings.Fields(strings.Split(cfg.OrderBy, ",")[0]); len(first) == 0 || first[0] != cfg.CursorField || (len(first) > 1 && strings.ToLower(first[1]) != "asc") {
+			orderOK = false
 			diags = append(diags, errorAt(cfg.OrderByRange, "Not ordered by the cursor",
 				fmt.Sprintf("With cursor_field = %q the entities must come sorted by it ascending first, e.g. orderby = \"%s asc,id asc\"; or leave orderby out.", cfg.CursorField, cfg.CursorField)))
 		}
+	}
+	if cfg.KeyField != "" {
+		diags = append(diags, s.checkKeyField(cfg, orderOK)...)
+	}
+	switch cfg.KeyType {
+	case "", "string", "guid", "number":
+		if cfg.KeyType != "" && cfg.KeyField == "" {
+			diags = append(diags, errorAt(cfg.KeyTypeRange, "key_type without key_field", "key_type says how key_field's value is written; set key_field too."))
+		}
+	default:
+		diags = append(diags, errorAt(cfg.KeyTypeRange, "Invalid key_type", fmt.Sprintf("key_type is %q; use \"string\", \"guid\" or \"number\".", cfg.KeyType)))
 	}
 	switch cfg.CursorType {
 	case "", "datetime", "datetimeoffset", "number", "string":
@@ -256,6 +283,55 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	return s, diags
 }
 
+// checkKeyField validates key_field and sets the order keyset paging
+// needs: "<cursor_field> asc,<key_field> asc", or "<key_field> asc" alone.
+// An orderby given must be that order; a select given must hold both
+// properties, since the next page is asked for after their values.
+func (s *Source) checkKeyField(cfg *Config, orderOK bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if !identRE.MatchString(cfg.KeyField) {
+		diags = append(diags, errorAt(cfg.KeyFieldRange, "Invalid key_field", fmt.Sprintf("key_field %q is not a property name such as \"id\".", cfg.KeyField)))
+	}
+	if cfg.KeyField == cfg.CursorField {
+		diags = append(diags, errorAt(cfg.KeyFieldRange, "key_field is cursor_field", "key_field is the property that tells apart entities with the same cursor_field value (the entity key, e.g. \"id\"); it cannot be cursor_field itself."))
+	}
+	want := []string{cfg.KeyField}
+	if cfg.CursorField != "" {
+		want = []string{cfg.CursorField, cfg.KeyField}
+	}
+	norm := strings.Join(want, " asc,") + " asc"
+	if cfg.OrderBy != "" && orderOK && !sameOrder(cfg.OrderBy, want) {
+		diags = append(diags, errorAt(cfg.OrderByRange, "Not ordered for key_field",
+			fmt.Sprintf("With key_field = %q the source asks for the next page after the last entity read, so the entities must come sorted by orderby = %q; or leave orderby out.", cfg.KeyField, norm)))
+	}
+	s.cfg.OrderBy = norm
+	if len(cfg.Select) > 0 && !slices.Contains(cfg.Select, "*") {
+		for _, f := range want {
+			if !slices.Contains(cfg.Select, f) {
+				diags = append(diags, errorAt(cfg.SelectRange, "select leaves out a paging property",
+					fmt.Sprintf("With key_field, the next page is asked for after the last entity's %s; add %q to select.", strings.Join(want, " and "), f)))
+			}
+		}
+	}
+	return diags
+}
+
+// sameOrder reports whether an $orderby expression sorts by the
+// properties in want, in that order, each ascending.
+func sameOrder(orderBy string, want []string) bool {
+	terms := strings.Split(orderBy, ",")
+	if len(terms) != len(want) {
+		return false
+	}
+	for i, t := range terms {
+		f := strings.Fields(t)
+		if len(f) == 0 || len(f) > 2 || f[0] != want[i] || (len(f) == 2 && strings.ToLower(f[1]) != "asc") {
+			return false
+		}
+	}
+	return true
+}
+
 // CursorOrdered reports whether entities come sorted by the incremental
 // cursor: true with cursor_field.
 func (s *Source) CursorOrdered() bool { return s.cfg.CursorField != "" }
@@ -292,12 +368,14 @@ func (s *Source) PlanRead(opts engine.ReadOptions) string {
 // firstURL is the first page's URL: the entity set with the query options,
 // the incremental filter from since included.
 func (s *Source) firstURL(since any) (string, error) {
-	return s.pageURL(since, 0, true)
+	return s.pageURL(since, "", 0, true)
 }
 
-// pageURL builds the URL of a page the client pages to: skip entities
+// pageURL builds the URL of a page the client pages to: after, when not
+// "", is the keyset condition that continues after the last entity read
+// (ANDed with the filter and the incremental condition); skip entities are
 // skipped. first adds the options only the first request carries.
-func (s *Source) pageURL(since any, skip int, first bool) (string, error) {
+func (s *Source) pageURL(since any, after string, skip int, first bool) (string, error) {
 	q := url.Values{}
 	for k, v := range s.cfg.Query {
 		q.Set(k, v)
@@ -305,18 +383,27 @@ func (s *Source) pageURL(since any, skip int, first bool) (string, error) {
 	if len(s.cfg.Select) > 0 {
 		q.Set("$select", strings.Join(s.cfg.Select, ","))
 	}
-	filter := s.cfg.Filter
+	// The filter, the incremental condition and the keyset condition, ANDed:
+	// the filter and the keyset condition in parentheses when there is more
+	// than one, as either may hold an "or".
+	var conds, wrapped []string
+	if s.cfg.Filter != "" {
+		conds, wrapped = append(conds, s.cfg.Filter), append(wrapped, "("+s.cfg.Filter+")")
+	}
 	if s.cfg.CursorField != "" && since != nil {
 		lit, err := s.literal(since)
 		if err != nil {
 			return "", err
 		}
 		cond := s.cfg.CursorField + " ge " + lit
-		if filter != "" {
-			filter = "(" + filter + ") and " + cond
-		} else {
-			filter = cond
-		}
+		conds, wrapped = append(conds, cond), append(wrapped, cond)
+	}
+	if after != "" {
+		conds, wrapped = append(conds, after), append(wrapped, "("+after+")")
+	}
+	filter := strings.Join(wrapped, " and ")
+	if len(conds) == 1 {
+		filter = conds[0]
 	}
 	if filter != "" {
 		q.Set("$filter", filter)

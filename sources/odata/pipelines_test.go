@@ -48,7 +48,7 @@ func TestShippedPipelinesLoad(t *testing.T) {
 				o, ok := p.Source.(engine.CursorOrdered)
 				require.True(t, ok)
 				assert.True(t, o.CursorOrdered())
-				assert.Contains(t, p.Source.(engine.ReadPlanner).PlanRead(engine.ReadOptions{}), "$orderby=lastUpdate%20asc&$top=5000")
+				assert.Contains(t, p.Source.(engine.ReadPlanner).PlanRead(engine.ReadOptions{}), "$orderby=lastUpdate%20asc,id%20asc&$top=5000")
 			}
 		})
 	}

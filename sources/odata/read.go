@@ -27,7 +27,8 @@ type page struct {
 	next    string // the server's next link, as sent; "" for none
 	count   int64  // the total the server reported; -1 when it did not
 	first   [32]byte
-	removed int // characters XML forbids, removed
+	removed int    // characters XML forbids, removed
+	keyEdm  string // the Atom m:type of key_field's property, if any
 }
 
 // Read fetches page after page and emits their entities; see
@@ -50,10 +51,12 @@ func (s *Source) Read(ctx context.Context, opts engine.ReadOptions, emit func(en
 // fetch requests every page in turn and sends each to out.
 //
 // It follows the server's next link while there is one. When a page comes
-// without one and top is set, it asks for the next $skip: the read ends on
-// an empty page, or on a page shorter than top that is also shorter than
-// the ones the server has been returning (a server that ignores $top and
-// clamps its pages must still be read to the end).
+// without one and top is set, it asks for the next page itself: with
+// key_field, the entities after the last one read (keyset paging, see
+// keyset.go), else the next $skip. The read ends on an empty page, or on a
+// page shorter than top that is also shorter than the ones the server has
+// been returning (a server that ignores $top and clamps its pages must
+// still be read to the end).
 func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.ReadOptions, out func(page) error) error {
 	log := opts.Logger
 	if log == nil {
@@ -74,7 +77,13 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 		removed    = 0
 		prevFirst  [32]byte
 		seen       = map[string]int{} // next links → the page that sent them
+		ks         *keyset            // keyset paging; nil: $skip paging
+		keysetReq  = false            // the request continues after an entity read
+		warned     = false            // the $skip or key warning was logged
 	)
+	if s.cfg.KeyField != "" {
+		ks = &keyset{s: s}
+	}
 	defer func() {
 		if removed > 0 {
 			log.Warn("removed characters that XML forbids from property values", "pipeline", s.pipeline, "entity_set", s.cfg.EntitySet, "removed", removed)
@@ -87,7 +96,24 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 		where := fmt.Sprintf("page %d (GET %s)", pageNo, client.SafeURL(reqURL))
 		pg, err := s.get(ctx, client, reqURL, pageNo, where)
 		if err != nil {
-			return err
+			if !keysetReq || !refused(err) {
+				return err
+			}
+			// The filter of a page the service answered with the same
+			// options but for the keyset condition: the service cannot
+			// compare key_field (or cursor_field) with gt. Page by $skip
+			// from here, as without key_field.
+			log.Warn("the service refused the keyset $filter; paging with $skip from here, which can miss an entity updated during the run (check key_field and key_type)",
+				"pipeline", s.pipeline, "entity_set", s.cfg.EntitySet, "page", pageNo, "error", client.Redact(err.Error()))
+			if opts.Count != nil {
+				opts.Count("odata_keyset_refused", 1)
+			}
+			ks, keysetReq, warned = nil, false, true
+			skip = int(read)
+			if reqURL, err = s.pageURL(opts.Since, "", skip, false); err != nil {
+				return err
+			}
+			continue
 		}
 		n := len(pg.records)
 		removed += pg.removed
@@ -102,7 +128,13 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 			opts.Progress(read, max(total, read))
 		}
 		if !chainLinks && chain == 0 && n > 0 && pageNo > 1 && pg.first == prevFirst && pg.next == "" {
+			if keysetReq {
+				return fmt.Errorf("%s: the page starts with the same entity as the page before; does the service apply $filter? (a page seen twice would loop)", where)
+			}
 			return fmt.Errorf("%s: the page starts with the same entity as the page before; does the service take $skip? (a page seen twice would loop)", where)
+		}
+		if ks != nil {
+			ks.observe(pg.records, pg.keyEdm) // before the engine owns them
 		}
 		if n > 0 {
 			prevFirst = pg.first
@@ -124,7 +156,7 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 				return fmt.Errorf("%s: the next link %s was already sent by page %d; stopping rather than looping", where, client.SafeURL(next), at)
 			}
 			seen[next] = pageNo
-			reqURL, chainLinks = next, true
+			reqURL, chainLinks, keysetReq = next, true, false
 			pageNo++
 			continue
 		}
@@ -145,11 +177,47 @@ func (s *Source) fetch(ctx context.Context, client *rest.Client, opts engine.Rea
 		}
 		skip += chain
 		chain, chainLinks = 0, false
-		if reqURL, err = s.pageURL(opts.Since, skip, false); err != nil {
+		if ks == nil {
+			if !warned {
+				warned = true
+				log.Warn("paging with $skip: an entity updated during the run moves the ones after it one place earlier, and the one at a page boundary is not read; set key_field to page after the last entity read",
+					"pipeline", s.pipeline, "entity_set", s.cfg.EntitySet)
+			}
+			if reqURL, err = s.pageURL(opts.Since, "", skip, false); err != nil {
+				return err
+			}
+			keysetReq = false
+			pageNo++
+			continue
+		}
+		// Keyset paging: the entities after the last one read, skipping
+		// those read after it that could not be continued after.
+		if ks.err != nil {
+			return fmt.Errorf("%s: cannot ask for the entities after the last one read: %w", where, ks.err)
+		}
+		if ks.noKey > 0 && !warned {
+			warned = true
+			log.Warn("entities without a key_field value were read; the next page skips them by count after the last entity with one",
+				"pipeline", s.pipeline, "entity_set", s.cfg.EntitySet, "key_field", s.cfg.KeyField)
+		}
+		after := ""
+		if ks.at != nil {
+			after = ks.condition(opts.Since == nil)
+		}
+		if reqURL, err = s.pageURL(opts.Since, after, ks.after, false); err != nil {
 			return err
 		}
+		keysetReq = after != ""
 		pageNo++
 	}
+}
+
+// refused reports whether the service refused a request as malformed (400)
+// or beyond what it implements (501): what an OData service answers to a
+// $filter it cannot apply.
+func refused(err error) bool {
+	var se *rest.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusBadRequest || se.Status == http.StatusNotImplemented)
 }
 
 // get fetches and parses one page.
