@@ -106,11 +106,37 @@ func (fc *fastCase) agrees(t testing.TB, rec map[string]any) (answered bool) {
 	return answered
 }
 
+// sameValue is reflect.DeepEqual, except that NaN equals NaN, inside maps
+// and slices too.
 func sameValue(a, b any) bool {
-	if fa, ok := a.(float64); ok {
-		if fb, ok := b.(float64); ok && math.IsNaN(fa) && math.IsNaN(fb) {
+	switch x := a.(type) {
+	case float64:
+		if y, ok := b.(float64); ok && math.IsNaN(x) && math.IsNaN(y) {
 			return true
 		}
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(a, b)
 }
