@@ -701,17 +701,27 @@ func TestPlanTableShowsWhatPrepareWouldRunIntegration(t *testing.T) {
 
 // TestWriteRefusesAfterTheLockIsLostIntegration kills the session holding a
 // pipeline's lock: the server frees the lock, so the run must stop writing
-// rather than race a second run that takes it.
+// rather than race a second run that takes it. The lock check goes to the
+// server in one pipeline with the COMMIT after it, on every path a batch
+// may take: its failure must keep the server from committing.
 func TestWriteRefusesAfterTheLockIsLostIntegration(t *testing.T) {
 	ctx := context.Background()
 	w := openMigrated(t)
 	tb := engine.Table{Name: "locked", Mode: engine.ModeUpsert, Key: []string{"id"}, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}}
 	require.NoError(t, w.Prepare(ctx, tb))
+	staged := engine.Table{Name: "staged", Mode: engine.ModeUpsert, Key: []string{"id"}, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}}
+	require.NoError(t, w.Prepare(ctx, staged))
+	stagingOnly(w, staged)
+	appended := engine.Table{Name: "appended", Mode: engine.ModeAppend, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}}
+	require.NoError(t, w.Prepare(ctx, appended))
 	unlock, err := w.Lock(ctx, "p")
 	require.NoError(t, err)
 	defer unlock()
 	_, err = w.Write(ctx, tb, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(1)}}, Origins: []*engine.Record{{}}})
 	require.NoError(t, err, "the lock is held")
+	_, err = w.Write(ctx, staged, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(1), "a"}}, Origins: []*engine.Record{{}}})
+	require.NoError(t, err, "the lock is held")
+	require.True(t, w.directAllowed(tb))
 
 	w.mu.Lock()
 	pid := w.lockPID["p"]
@@ -726,14 +736,128 @@ func TestWriteRefusesAfterTheLockIsLostIntegration(t *testing.T) {
 		return n == 0
 	}, 5*time.Second, 20*time.Millisecond)
 
-	_, err = w.Write(ctx, tb, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(2)}}, Origins: []*engine.Record{{}}, State: &engine.Cursor{Value: int64(2)}})
-	require.ErrorIs(t, err, errLockLost)
-	var n int
-	require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM locked`).Scan(&n))
-	assert.Equal(t, 1, n, "nothing of the batch was committed")
-	st, err := w.State(ctx, "p")
-	require.NoError(t, err)
-	assert.Nil(t, st)
+	count := func(table string) int {
+		var n int
+		require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n))
+		return n
+	}
+	reject := []engine.Reject{{Check: "validate", Reason: "bad"}}
+	for _, tt := range []struct {
+		name string
+		tb   engine.Table
+		b    engine.Batch
+	}{
+		{"a direct copy", tb, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(2)}}, Origins: []*engine.Record{{}}, Rejects: reject}},
+		{"an upsert through staging", staged, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(1), "changed"}, {int64(2), "new"}}, Origins: []*engine.Record{{}, {}}}},
+		{"an append", appended, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(2)}}, Origins: []*engine.Record{{}}}},
+		{"rows refused, then landed one at a time", staged, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(3), "ok"}, {int64(4), "a\x00b"}}, Origins: []*engine.Record{{}, {}}}},
+		{"the state alone", tb, engine.Batch{Pipeline: "p"}},
+		{"rejects alone", tb, engine.Batch{Pipeline: "p", Rejects: reject}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.b.State = &engine.Cursor{Value: int64(2)}
+			_, err := w.Write(ctx, tt.tb, tt.b)
+			require.ErrorIs(t, err, errLockLost)
+			assert.Equal(t, 1, count("locked"), "nothing of the batch was committed")
+			assert.Equal(t, [][]any{{int64(1), "a"}}, readRows(t, w, staged))
+			assert.Equal(t, 0, count("appended"))
+			assert.Equal(t, 0, count("etl_rejects"))
+			st, err := w.State(ctx, "p")
+			require.NoError(t, err)
+			assert.Nil(t, st)
+		})
+	}
+}
+
+// TestWriteCommitsNothingWhenItsEndFailsIntegration makes each statement
+// that goes with the COMMIT in a Write's last round trip fail, on each path
+// a batch may take: the Write fails with the statement's own error, the
+// refusal of a reject or of the state is not mistaken for refused rows, and
+// nothing of the batch is committed.
+func TestWriteCommitsNothingWhenItsEndFailsIntegration(t *testing.T) {
+	ctx := context.Background()
+	cols := []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}
+	paths := []struct {
+		name  string
+		mode  engine.Mode
+		setup func(w *Warehouse, tb engine.Table)
+		rows  [][]any
+	}{
+		{"direct copy", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.directAllowed(tb)) }, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
+		{"direct copy refused, then staging", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.directAllowed(tb)) }, [][]any{{int64(1), "a"}, {int64(1), "b"}}},
+		{"staging", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { stagingOnly(w, tb) }, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
+		{"append", engine.ModeAppend, func(*Warehouse, engine.Table) {}, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
+		{"row by row", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { stagingOnly(w, tb) }, [][]any{{int64(1), "a"}, {int64(2), "a\x00b"}}},
+		{"no rows", engine.ModeUpsert, func(*Warehouse, engine.Table) {}, nil},
+	}
+	failures := []struct {
+		name    string
+		setup   string // %s is the target table
+		reason  string // of the batch's reject
+		state   string
+		wantErr string
+	}{
+		{"a reject refused", `ALTER TABLE etl_rejects ADD CONSTRAINT etl_test_refuse CHECK (reason <> 'boom')`, "boom", "s", "store rejects: ERROR: new row for relation \"etl_rejects\" violates check constraint \"etl_test_refuse\""},
+		{"the state refused", `ALTER TABLE etl_state ADD CONSTRAINT etl_test_refuse CHECK (cursor_value <> 'boom')`, "bad", "boom", "save state: ERROR: new row for relation \"etl_state\" violates check constraint \"etl_test_refuse\""},
+		{"the state table gone", `ALTER TABLE etl_state RENAME TO etl_state_away`, "bad", "s", "save state: error preprocessing batch (prepare): ERROR: relation \"etl_state\" does not exist"},
+		{"the commit refused", `CREATE FUNCTION etl_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+			CREATE CONSTRAINT TRIGGER etl_test_refuse AFTER INSERT ON etl_rejects DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION etl_test_refuse()`, "bad", "s", "commit: ERROR: refused at commit"},
+	}
+	for _, path := range paths {
+		for _, f := range failures {
+			t.Run(path.name+"/"+f.name, func(t *testing.T) {
+				w := openMigrated(t)
+				tb := startLoad(t, w, engine.Table{Name: "things", Columns: cols, Key: []string{"id"}, Mode: path.mode})
+				path.setup(w, tb)
+				c := connect(t, w)
+				_, err := c.Exec(ctx, f.setup)
+				require.NoError(t, err)
+				unlock, err := w.Lock(ctx, "p")
+				require.NoError(t, err)
+				defer unlock()
+
+				b := origins(tb, path.rows...)
+				b.Rejects = []engine.Reject{{Pos: engine.Position{File: "in.csv", Line: 9}, Check: "validate", Reason: f.reason}}
+				b.State = &engine.Cursor{Value: f.state}
+				counts, err := w.Write(ctx, tb, b)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), fmt.Sprintf("sink postgres: write %d rows to things: %s", len(path.rows), f.wantErr))
+				assert.NotErrorIs(t, err, errLockLost)
+				assert.Equal(t, engine.Counts{}, counts)
+
+				var n int
+				require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM things`).Scan(&n))
+				assert.Zero(t, n, "no row committed")
+				require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM etl_rejects`).Scan(&n))
+				assert.Zero(t, n, "no reject committed")
+				var states int
+				require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE tablename = 'etl_state' AND schemaname = current_schema()`).Scan(&states))
+				if states > 0 {
+					require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM etl_state`).Scan(&n))
+					assert.Zero(t, n, "no state committed")
+				}
+
+				// The connection went back to the pool without a transaction
+				// left open: the next batch lands.
+				_, err = c.Exec(ctx, `DROP TRIGGER IF EXISTS etl_test_refuse ON etl_rejects;
+					ALTER TABLE etl_rejects DROP CONSTRAINT IF EXISTS etl_test_refuse;
+					ALTER TABLE IF EXISTS etl_state_away RENAME TO etl_state;
+					ALTER TABLE etl_state DROP CONSTRAINT IF EXISTS etl_test_refuse`)
+				require.NoError(t, err)
+				b.Rows = [][]any{{int64(7), "later"}}
+				b.Origins = b.Origins[:min(len(b.Origins), 1)]
+				b.Rejects = nil
+				b.State = &engine.Cursor{Value: "later"}
+				counts, err = w.Write(ctx, tb, b)
+				require.NoError(t, err)
+				assert.Equal(t, engine.Counts{Created: 1}, counts)
+				st, err := w.State(ctx, "p")
+				require.NoError(t, err)
+				require.NotNil(t, st)
+				assert.Equal(t, "later", st.Value)
+			})
+		}
+	}
 }
 
 // landings installs a statement trigger on tb's table that logs how each

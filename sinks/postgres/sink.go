@@ -395,8 +395,11 @@ func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 // Write lands b in one transaction: the rows (upsert through the session's
 // staging table or, into a table that was empty when the run began, by COPY
 // as long as every key is new; append and replace by COPY into the
-// destination), then b's rejects and any rows the database refused, then
-// b.State.
+// destination), then b's rejects and any rows the database refused, a check
+// that the run still holds its pipeline lock, then b.State. Everything after
+// the COPY goes to the server in one round trip with the COMMIT, which the
+// server skips when a statement before it fails (see tail): a batch costs
+// three round trips (BEGIN, COPY, the rest), one without rows.
 //
 // Upsert counts: within a batch the last row of a key wins; the earlier rows
 // of that key it supersedes count as updated, so created + updated +
@@ -407,8 +410,9 @@ func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 // transaction is rolled back (the rows are its first step, so nothing else is
 // lost) and the rows are written again one at a time, each under a
 // savepoint, in batch order: a refused row becomes a "database" reject
-// (Counts.Failed). Any other error — the connection, a missing table — fails
-// the Write, and nothing of b is committed.
+// (Counts.Failed). Any other error — the connection, a missing table, the
+// rejects or the state refused, the lock lost — fails the Write, and
+// nothing of b is committed.
 func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (engine.Counts, error) {
 	err := checkTable(t)
 	if err == nil {
@@ -435,6 +439,10 @@ func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (
 	return counts, nil
 }
 
+// write lands b on c. With rows it takes three round trips: BEGIN, the
+// COPY (which no pipeline can carry), then the rest in one pipeline (see
+// tail): the staging upsert, the rejects, the lock check, the state and
+// COMMIT. Without rows that pipeline, BEGIN first, is all.
 func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) (engine.Counts, error) {
 	var staging string
 	if t.Mode == engine.ModeUpsert && len(b.Rows) > 0 {
@@ -443,111 +451,233 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 			return engine.Counts{}, err
 		}
 	}
-	tx, err := c.Begin(ctx)
+	defer rollback(c) // a no-op once committed
+
+	counts, err := w.land(ctx, c, t, staging, b)
+	var refused *rowsError
+	if !errors.As(err, &refused) || !isDataError(refused.err) {
+		return counts, err
+	}
+	// The rows are the transaction's first statements: rolling it back
+	// loses nothing else.
+	if _, err := c.Exec(ctx, "ROLLBACK; BEGIN"); err != nil {
+		return engine.Counts{}, fmt.Errorf("roll back the refused rows: %w", err)
+	}
+	counts, failed, err := rowByRow(ctx, c, t, b)
 	if err != nil {
 		return engine.Counts{}, err
 	}
-	defer func() { _ = tx.Rollback(context.Background()) }() // a no-op once committed
-
-	var (
-		counts engine.Counts
-		failed []engine.Reject
-	)
-	if len(b.Rows) > 0 {
-		counts, err = w.bulk(ctx, tx, t, staging, b.Rows)
-		if err != nil {
-			if !isDataError(err) {
-				return engine.Counts{}, err
-			}
-			if err := tx.Rollback(ctx); err != nil {
-				return engine.Counts{}, err
-			}
-			if tx, err = c.Begin(ctx); err != nil {
-				return engine.Counts{}, err
-			}
-			if counts, failed, err = rowByRow(ctx, tx, t, b); err != nil {
-				return engine.Counts{}, err
-			}
-		}
-	}
-	if err := storeRejects(ctx, tx, b, failed); err != nil {
-		return engine.Counts{}, fmt.Errorf("store rejects: %w", err)
-	}
-	if err := w.checkLock(ctx, tx, b.Pipeline); err != nil {
+	var end tail
+	w.queueEnd(&end, b, failed)
+	if err := end.send(ctx, c); err != nil {
 		return engine.Counts{}, err
-	}
-	if b.State != nil {
-		kind, text := b.State.Encode()
-		if _, err := tx.Exec(ctx, `INSERT INTO etl_state (pipeline, cursor_kind, cursor_value, run_id, updated_at)
-			VALUES ($1, $2, $3, $4, now())
-			ON CONFLICT (pipeline) DO UPDATE SET cursor_kind = EXCLUDED.cursor_kind,
-				cursor_value = EXCLUDED.cursor_value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`,
-			b.Pipeline, kind, cleanText(text), b.RunID); err != nil {
-			return engine.Counts{}, fmt.Errorf("save state: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return engine.Counts{}, fmt.Errorf("commit: %w", err)
 	}
 	counts.Failed = len(failed)
 	return counts, nil
 }
 
-// errLockLost is returned by a write whose run no longer holds its lock.
-var errLockLost = errors.New("lost the pipeline lock: the session holding it ended, so another run may take it; stopping so that two runs never write at once")
+// land writes b in one transaction with its rows in bulk (see bulk).
+func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, staging string, b engine.Batch) (engine.Counts, error) {
+	var (
+		end                        tail
+		counts                     engine.Counts
+		upsert                     bool
+		distinct, created, updated int
+	)
+	if len(b.Rows) == 0 {
+		end.add("BEGIN", nil, exec, failure("begin"))
+	} else {
+		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+			return engine.Counts{}, fmt.Errorf("begin: %w", err)
+		}
+		landed, err := w.bulk(ctx, c, t, staging, b.Rows)
+		if err != nil {
+			return engine.Counts{}, err
+		}
+		if landed {
+			counts.Created = len(b.Rows)
+		} else {
+			upsert = true
+			end.add(upsertSQL(t, staging), nil, func(br pgx.BatchResults) error {
+				return br.QueryRow().Scan(&distinct, &created, &updated)
+			}, func(err error) error { return &rowsError{fmt.Errorf("upsert: %w", err)} })
+		}
+	}
+	w.queueEnd(&end, b, nil)
+	if err := end.send(ctx, c); err != nil {
+		return engine.Counts{}, err
+	}
+	if upsert {
+		counts = engine.Counts{
+			Created:   created,
+			Updated:   updated + len(b.Rows) - distinct, // superseded duplicates count as updated
+			Unchanged: distinct - created - updated,
+		}
+	}
+	return counts, nil
+}
 
-// checkLock makes sure, inside a batch's transaction, that the session
-// holding the pipeline's lock (taken by Lock on a connection of its own)
-// still holds it. When that connection dies the server frees the lock and
-// a second run may take it: the batch is then not committed.
-func (w *Warehouse) checkLock(ctx context.Context, tx pgx.Tx, pipeline string) error {
-	w.mu.Lock()
-	pid, ok := w.lockPID[pipeline]
-	w.mu.Unlock()
-	if !ok {
-		return nil // written without Lock: tests and tools, not etl run
+// rowsError is the error of a statement landing a batch's rows in bulk: a
+// data error there sends the batch row by row. A data error of any other
+// statement (the rejects, the state) fails the Write.
+type rowsError struct{ err error }
+
+func (e *rowsError) Error() string { return e.err.Error() }
+func (e *rowsError) Unwrap() error { return e.err }
+
+// rollback ends c's transaction when a Write left one open, in progress or
+// failed. A connection that cannot roll back is closed, so the pool drops it.
+func rollback(c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
 	}
-	var held bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted)`, int32(pid)).Scan(&held); err != nil {
-		return fmt.Errorf("check the pipeline lock: %w", err)
+	if _, err := c.Exec(context.Background(), "ROLLBACK"); err != nil {
+		_ = c.Close(context.Background())
 	}
-	if !held {
-		return errLockLost
+}
+
+// tail is the end of a Write's transaction: statements queued to go in one
+// round trip (a pgx pipeline), COMMIT last. Their results are read in
+// order, and the first error is the Write's: the server skips every
+// statement after a failed one until the pipeline's end, COMMIT included,
+// so nothing of the transaction is committed.
+type tail struct {
+	batch pgx.Batch
+	steps []tailStep
+}
+
+type tailStep struct {
+	sql  string
+	read func(pgx.BatchResults) error // reads the statement's result
+	fail func(error) error            // names the statement's error
+}
+
+// add queues sql with args.
+func (p *tail) add(sql string, args []any, read func(pgx.BatchResults) error, fail func(error) error) {
+	p.batch.Queue(sql, args...)
+	p.steps = append(p.steps, tailStep{sql: sql, read: read, fail: fail})
+}
+
+// send sends the queued statements and reads their results.
+func (p *tail) send(ctx context.Context, c *pgx.Conn) error {
+	br := c.SendBatch(ctx, &p.batch)
+	for i, s := range p.steps {
+		if err := s.read(br); err != nil {
+			_ = br.Close()
+			return p.blame(i, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// bulk lands rows in one go: COPY, then for an upsert one INSERT … SELECT
-// from the staging table, unless the upsert can COPY straight into its
-// table (see copyDirect).
-func (w *Warehouse) bulk(ctx context.Context, tx pgx.Tx, t engine.Table, staging string, rows [][]any) (engine.Counts, error) {
-	if t.Mode != engine.ModeUpsert {
-		if _, err := tx.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
-			return engine.Counts{}, fmt.Errorf("copy: %w", err)
+// blame names err after the statement it belongs to: the one whose result
+// returned it, or, when preparing the statements failed (a table that does
+// not exist), the one the server refused to prepare.
+func (p *tail) blame(i int, err error) error {
+	var pre pgx.ErrPreprocessingBatch
+	if errors.As(err, &pre) {
+		for _, s := range p.steps {
+			if s.sql == pre.SQL() {
+				return s.fail(err)
+			}
 		}
-		return engine.Counts{Created: len(rows)}, nil
+	}
+	return p.steps[i].fail(err)
+}
+
+func exec(br pgx.BatchResults) error {
+	_, err := br.Exec()
+	return err
+}
+
+func failure(what string) func(error) error {
+	return func(err error) error { return fmt.Errorf("%s: %w", what, err) }
+}
+
+const stateSQL = `INSERT INTO etl_state (pipeline, cursor_kind, cursor_value, run_id, updated_at)
+	VALUES ($1, $2, $3, $4, now())
+	ON CONFLICT (pipeline) DO UPDATE SET cursor_kind = EXCLUDED.cursor_kind,
+		cursor_value = EXCLUDED.cursor_value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`
+
+// queueEnd queues the end of b's transaction: b's rejects and the rows the
+// database refused, the lock check, b.State, COMMIT.
+func (w *Warehouse) queueEnd(end *tail, b engine.Batch, failed []engine.Reject) {
+	if args := rejectArgs(b, failed); args != nil {
+		end.add(rejectsSQL, args, exec, failure("store rejects"))
+	}
+	if pid, ok := w.lockHolder(b.Pipeline); ok {
+		end.add(lockCheckSQL, []any{int32(pid)}, exec, func(err error) error {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == lockLostCode {
+				return errLockLost
+			}
+			return fmt.Errorf("check the pipeline lock: %w", err)
+		})
+	}
+	if b.State != nil {
+		kind, text := b.State.Encode()
+		end.add(stateSQL, []any{b.Pipeline, kind, cleanText(text), b.RunID}, exec, failure("save state"))
+	}
+	end.add("COMMIT", nil, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err == nil && tag.String() != "COMMIT" {
+			err = pgx.ErrTxCommitRollback
+		}
+		return err
+	}, failure("commit"))
+}
+
+// errLockLost is returned by a write whose run no longer holds its lock.
+var errLockLost = errors.New("lost the pipeline lock: the session holding it ended, so another run may take it; stopping so that two runs never write at once")
+
+// lockCheckSQL makes sure, inside a batch's transaction, that the session
+// $1 holding the pipeline's lock (taken by Lock on a connection of its own)
+// still holds it. When that connection dies the server frees the lock and a
+// second run may take it: the statement then fails (lockLostCode, the text
+// not being an integer), which keeps the server from running the COMMIT
+// queued after it. The CASE depends on the lock table, so the planner cannot
+// fold the failing cast into an error for every run.
+const lockCheckSQL = `SELECT (CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted)
+	THEN '1' ELSE 'etl: lost the pipeline lock' END)::int`
+
+// lockLostCode is the SQLSTATE of lockCheckSQL's failure (invalid_text_representation).
+const lockLostCode = "22P02"
+
+// lockHolder returns the backend PID of the session holding the pipeline's
+// lock, if Lock took it (etl run does; tests and tools may write without).
+func (w *Warehouse) lockHolder(pipeline string) (uint32, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	pid, ok := w.lockPID[pipeline]
+	return pid, ok
+}
+
+// bulk lands rows in one go by COPY, inside the transaction c began, of
+// which it must be the first statement. It reports whether the rows
+// landed: for an upsert they usually land in the session's staging table
+// (landed is false), and the caller runs upsertSQL; an upsert that may COPY
+// straight into its table does so (see copyDirect). Its errors are
+// rowsErrors.
+func (w *Warehouse) bulk(ctx context.Context, c *pgx.Conn, t engine.Table, staging string, rows [][]any) (landed bool, err error) {
+	if t.Mode != engine.ModeUpsert {
+		if _, err := c.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
+			return false, &rowsError{fmt.Errorf("copy: %w", err)}
+		}
+		return true, nil
 	}
 	if w.directAllowed(t) {
-		switch landed, err := w.copyDirect(ctx, tx, t, rows); {
-		case err != nil:
-			return engine.Counts{}, err
-		case landed:
-			return engine.Counts{Created: len(rows)}, nil
+		if landed, err := w.copyDirect(ctx, c, t, rows); err != nil || landed {
+			return landed, err
 		}
 	}
 	src := &stagingRows{rows: rows, seqs: w.seqs(len(rows)), buf: make([]any, len(t.Columns)+1)}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", staging}, stagingColumns(len(t.Columns)), src); err != nil {
-		return engine.Counts{}, fmt.Errorf("copy into staging: %w", err)
+	if _, err := c.CopyFrom(ctx, pgx.Identifier{"pg_temp", staging}, stagingColumns(len(t.Columns)), src); err != nil {
+		return false, &rowsError{fmt.Errorf("copy into staging: %w", err)}
 	}
-	var distinct, created, updated int
-	if err := tx.QueryRow(ctx, upsertSQL(t, staging)).Scan(&distinct, &created, &updated); err != nil {
-		return engine.Counts{}, fmt.Errorf("upsert: %w", err)
-	}
-	return engine.Counts{
-		Created:   created,
-		Updated:   updated + len(rows) - distinct, // superseded duplicates count as updated
-		Unchanged: distinct - created - updated,
-	}, nil
+	return false, nil
 }
 
 // uniqueViolation is the SQLSTATE of a key already in a unique index.
@@ -560,29 +690,24 @@ const uniqueViolation = "23505"
 // earlier batch or another session wrote, or one that comes twice in the
 // batch, makes the COPY fail with a unique violation (so does one of
 // another unique index, which staging then refuses as it always did). The
-// COPY runs under a savepoint so that only it is undone then; direct COPY
-// stays off for the table until the next Prepare, and copyDirect reports the
-// rows not landed, for bulk to land them through staging. Any other error is
-// returned with the savepoint still open: the caller rolls back the whole
-// transaction (a data error then lands the rows one at a time).
-func (w *Warehouse) copyDirect(ctx context.Context, tx pgx.Tx, t engine.Table, rows [][]any) (landed bool, err error) {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("savepoint: %w", err)
-	}
-	if _, err := sp.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
+// COPY is the transaction's first statement, so that rolling the
+// transaction back undoes it alone (no savepoint, no round trip for one):
+// copyDirect then begins a new one, direct COPY stays off for the table
+// until the next Prepare, and it reports the rows not landed, for bulk to
+// land them through staging. Any other error is returned, the transaction
+// failed: the caller rolls it back (a data error then lands the rows one at
+// a time).
+func (w *Warehouse) copyDirect(ctx context.Context, c *pgx.Conn, t engine.Table, rows [][]any) (landed bool, err error) {
+	if _, err := c.CopyFrom(ctx, destination(t), columnNames(t), pgx.CopyFromRows(rows)); err != nil {
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != uniqueViolation {
-			return false, fmt.Errorf("copy: %w", err)
+			return false, &rowsError{fmt.Errorf("copy: %w", err)}
 		}
 		w.setDirect(t, false)
-		if err := sp.Rollback(ctx); err != nil {
+		if _, err := c.Exec(ctx, "ROLLBACK; BEGIN"); err != nil {
 			return false, fmt.Errorf("roll back the direct copy: %w", err)
 		}
 		return false, nil
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return false, fmt.Errorf("release the direct copy's savepoint: %w", err)
 	}
 	return true, nil
 }
@@ -746,9 +871,10 @@ func rowSQL(t engine.Table) string {
 		" RETURNING (etl_target.xmax = 0)"
 }
 
-// rowByRow writes b's rows one at a time, each under a savepoint, turning
-// the rows the database refuses into rejects.
-func rowByRow(ctx context.Context, tx pgx.Tx, t engine.Table, b engine.Batch) (engine.Counts, []engine.Reject, error) {
+// rowByRow writes b's rows one at a time, each under a savepoint, inside
+// the transaction c began, turning the rows the database refuses into
+// rejects.
+func rowByRow(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) (engine.Counts, []engine.Reject, error) {
 	sql := rowSQL(t)
 	var (
 		counts engine.Counts
@@ -759,7 +885,7 @@ func rowByRow(ctx context.Context, tx pgx.Tx, t engine.Table, b engine.Batch) (e
 		batch.Queue("SAVEPOINT etl_row")
 		batch.Queue(sql, row...)
 		batch.Queue("RELEASE SAVEPOINT etl_row")
-		br := tx.SendBatch(ctx, batch)
+		br := c.SendBatch(ctx, batch)
 		_, spErr := br.Exec()
 		var rowErr error
 		if t.Mode == engine.ModeUpsert {
@@ -788,7 +914,7 @@ func rowByRow(ctx context.Context, tx pgx.Tx, t engine.Table, b engine.Batch) (e
 		case !isDataError(rowErr):
 			return counts, nil, fmt.Errorf("row %d: %w", i, rowErr)
 		}
-		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT etl_row; RELEASE SAVEPOINT etl_row"); err != nil {
+		if _, err := c.Exec(ctx, "ROLLBACK TO SAVEPOINT etl_row; RELEASE SAVEPOINT etl_row"); err != nil {
 			return counts, nil, fmt.Errorf("row %d: roll back to savepoint: %w", i, err)
 		}
 		rej := engine.Reject{Check: "database", Reason: databaseReason(rowErr)}
@@ -834,9 +960,16 @@ func isDataError(err error) bool {
 	return pe.Code == "57014" && strings.HasPrefix(pe.Message, "COPY from stdin failed")
 }
 
-// storeRejects inserts the engine's rejects and the rows the database
-// refused into etl_rejects with one statement.
-func storeRejects(ctx context.Context, tx pgx.Tx, b engine.Batch, failed []engine.Reject) error {
+// rejectsSQL inserts the rejects of rejectArgs into etl_rejects with one
+// statement.
+const rejectsSQL = `INSERT INTO etl_rejects (run_id, pipeline, file, line, page, source_key, check_name, reason, record)
+	SELECT $1, $2, u.file, u.line, u.page, u.source_key, u.check_name, u.reason, u.record
+	FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+		AS u(file, line, page, source_key, check_name, reason, record)`
+
+// rejectArgs returns rejectsSQL's arguments for the engine's rejects and
+// the rows the database refused, or nil when there are none.
+func rejectArgs(b engine.Batch, failed []engine.Reject) []any {
 	n := len(b.Rejects) + len(failed)
 	if n == 0 {
 		return nil
@@ -852,12 +985,7 @@ func storeRejects(ctx context.Context, tx pgx.Tx, b engine.Batch, failed []engin
 		reasons = append(reasons, cleanText(r.Reason))
 		records = append(records, cleanText(r.Record))
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO etl_rejects (run_id, pipeline, file, line, page, source_key, check_name, reason, record)
-		SELECT $1, $2, u.file, u.line, u.page, u.source_key, u.check_name, u.reason, u.record
-		FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-			AS u(file, line, page, source_key, check_name, reason, record)`,
-		b.RunID, cleanText(b.Pipeline), files, lines, pages, keys, checks, reasons, records)
-	return err
+	return []any{b.RunID, cleanText(b.Pipeline), files, lines, pages, keys, checks, reasons, records}
 }
 
 // quoteList quotes names and joins them with ", ".
