@@ -364,9 +364,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 	}()
 	raw := make(chan sourceBatch, 1)
 	readErr := make(chan error, 1)
+	batcher := newBatcher(readCtx, raw, size, maxBatchWait)
 	go func() {
 		defer close(raw)
-		var cur []Record
+		defer batcher.stop()
 		n := 0
 		ropts := ReadOptions{Since: since, Location: p.Location, Logger: log, Progress: func(done, total int64) {
 			srcDone.Store(done)
@@ -384,29 +385,13 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 				return errLimit
 			}
 			n++
-			if cur == nil {
-				cur = make([]Record, 0, size)
-			}
-			cur = append(cur, r)
-			if len(cur) == size {
-				select {
-				case raw <- sourceBatch{records: cur}:
-				case <-readCtx.Done():
-					return readCtx.Err()
-				}
-				cur = nil
-			}
-			return nil
+			return batcher.add(r)
 		})
 		if errors.Is(err, errLimit) {
 			err = nil
 		}
-		if err == nil && len(cur) > 0 {
-			select {
-			case raw <- sourceBatch{records: cur}:
-			case <-readCtx.Done():
-				err = readCtx.Err()
-			}
+		if err == nil {
+			err = batcher.flush()
 		}
 		if err != nil {
 			err = fmt.Errorf("source %s: %w", p.SourceKind, err)
