@@ -43,6 +43,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/etl-dev/etl/engine"
 )
 
 // schema holds every table the bench creates, the engine's own included; it
@@ -143,7 +145,7 @@ func main() {
 	var all bool
 	flag.IntVar(&opts.rows, "rows", 1_000_000, "rows in the case 1 and 2 file (case 3 uses 5×)")
 	flag.IntVar(&opts.runs, "runs", 3, "runs of each case and of its baseline, alternating")
-	flag.IntVar(&opts.batch, "batch-size", 500, "the pipeline's batch_size (500 is the engine's default)")
+	flag.IntVar(&opts.batch, "batch-size", engine.DefaultBatchSize, "the pipeline's batch_size (default the engine's)")
 	flag.Uint64Var(&opts.seed, "seed", 7, "seed of the generated data")
 	flag.StringVar(&cases, "cases", "1,2,4", "comma-separated cases to run: 1, 2, 3, 4")
 	flag.BoolVar(&all, "all", false, "run every case, 3 (5× the rows) included")

@@ -33,7 +33,7 @@ import (
 //	dry        read, map and check only (etl run --dry-run)
 //
 // ETL_BENCH_HEAP=file writes a heap profile halfway through the run.
-// ETL_BENCH_ROWS (default 1000000), ETL_BENCH_BATCH (default 500) and
+// ETL_BENCH_ROWS (default 1000000), ETL_BENCH_BATCH (default the engine's batch_size) and
 // ETL_BENCH_PG (default the bench's --pg) adjust it. For example:
 //
 //	ETL_BENCH_PROFILE=load go test ./bench -run TestProfile -count 1 -v -cpuprofile cpu.out
@@ -49,7 +49,7 @@ func TestProfile(t *testing.T) {
 		t.Skip("set ETL_BENCH_PROFILE=load, unchanged, changed or dry to run the case pipeline in-process")
 	}
 	rows := envInt(t, "ETL_BENCH_ROWS", 1_000_000)
-	batch := envInt(t, "ETL_BENCH_BATCH", 500)
+	batch := envInt(t, "ETL_BENCH_BATCH", engine.DefaultBatchSize)
 	pg := os.Getenv("ETL_BENCH_PG")
 	if pg == "" {
 		pg = "postgres://postgres@127.0.0.1:5432/test"

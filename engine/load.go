@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultBatchSize is the batch size of a pipeline that declares none.
-const DefaultBatchSize = 500
+const DefaultBatchSize = 2000
 
 // Pipeline is a loaded pipeline file: every block decoded and every
 // expression compiled. It is immutable and safe to run more than once.

@@ -7,7 +7,7 @@
 pipeline "genius_appointment" {
   system     = "genius"
   entity     = "appointment"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

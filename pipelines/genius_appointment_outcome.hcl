@@ -5,7 +5,7 @@
 pipeline "genius_appointment_outcome" {
   system     = "genius"
   entity     = "appointment_outcome"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

@@ -3,7 +3,7 @@
 pipeline "genius_appointment_type" {
   system     = "genius"
   entity     = "appointment_type"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

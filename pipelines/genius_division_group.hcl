@@ -6,7 +6,7 @@
 pipeline "genius_division_group" {
   system     = "genius"
   entity     = "division_group"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

@@ -6,7 +6,7 @@
 pipeline "genius_job" {
   system     = "genius"
   entity     = "job"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

@@ -9,7 +9,7 @@
 pipeline "genius_lead" {
   system     = "genius"
   entity     = "lead"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

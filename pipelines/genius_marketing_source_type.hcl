@@ -5,7 +5,7 @@
 pipeline "genius_marketing_source_type" {
   system     = "genius"
   entity     = "marketing_source_type"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

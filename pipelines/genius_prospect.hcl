@@ -7,7 +7,7 @@
 pipeline "genius_prospect" {
   system     = "genius"
   entity     = "prospect"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

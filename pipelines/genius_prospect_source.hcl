@@ -5,7 +5,7 @@
 pipeline "genius_prospect_source" {
   system     = "genius"
   entity     = "prospect_source"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

@@ -5,7 +5,7 @@
 pipeline "genius_quote" {
   system     = "genius"
   entity     = "quote"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {

@@ -6,7 +6,7 @@
 pipeline "genius_user_data" {
   system     = "genius"
   entity     = "user_data"
-  batch_size = 1000
+  batch_size = 5000
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
