@@ -305,7 +305,7 @@ func (w *Warehouse) writeSequential(ctx context.Context, t engine.Table, b engin
 					return err
 				}
 				var distinct, created, updated int
-				if err := tx.QueryRow(ctx, upsertSQL(t, staging)).Scan(&distinct, &created, &updated); err != nil {
+				if err := tx.QueryRow(ctx, upsertSQL(t, staging, w.filterAllowed(t))).Scan(&distinct, &created, &updated); err != nil {
 					return err
 				}
 				counts = engine.Counts{Created: created, Updated: updated + len(b.Rows) - distinct, Unchanged: distinct - created - updated}

@@ -45,6 +45,7 @@ type Warehouse struct {
 	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
 	direct   map[string]bool        // upsert targets (sanitized) that batches may COPY straight into; see copyDirect
+	filter   map[string]bool        // upsert targets whose unchanged rows the upsert leaves out; see upsertSQL
 }
 
 var (
@@ -68,6 +69,7 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		locks:    map[*pgx.Conn]struct{}{},
 		lockPID:  map[string]uint32{},
 		direct:   map[string]bool{},
+		filter:   map[string]bool{},
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerNumeric(c.TypeMap())

@@ -149,7 +149,7 @@ func destination(t engine.Table) pgx.Identifier {
 // For an upsert it also notes whether the table is empty, so that the run's
 // batches may COPY straight into it (see copyDirect).
 func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
-	var direct bool
+	var direct, filter bool
 	err := checkTable(t)
 	if err == nil {
 		err = w.withConn(ctx, func(c *pgx.Conn) error {
@@ -158,16 +158,67 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 					return err
 				}
 				var err error
-				direct, err = directCopyable(ctx, tx, t)
+				if direct, err = directCopyable(ctx, tx, t); err != nil {
+					return err
+				}
+				filter, err = typesAsCreated(ctx, tx, t)
 				return err
 			})
 		})
 	}
 	w.setDirect(t, direct)
+	w.setFilter(t, filter)
 	if err != nil {
 		return fmt.Errorf("sink postgres: prepare %s: %w", t.QualifiedName(), err)
 	}
 	return nil
+}
+
+// typesAsCreated reports whether every column of t's table has exactly the
+// SQL type the sink gives its column type (as in a table the sink created),
+// so that the upsert may compare a staged row with the stored one (see
+// upsertSQL): with other types the comparison could differ from what the
+// INSERT's own coercion would store (a varchar(10) cast truncates where the
+// INSERT refuses), or have no operator (json).
+func typesAsCreated(ctx context.Context, tx pgx.Tx, t engine.Table) (bool, error) {
+	rows, err := tx.Query(ctx, `SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, destination(t).Sanitize())
+	if err != nil {
+		return false, err
+	}
+	types := map[string]string{}
+	var name, typ string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+		types[name] = typ
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	for _, c := range t.Columns {
+		if types[c.Name] != sqlType[c.Type] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// setFilter says whether upserts into t may leave out the rows equal to the
+// stored ones (see upsertSQL).
+func (w *Warehouse) setFilter(t engine.Table, allowed bool) {
+	key := destination(t).Sanitize()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if allowed {
+		w.filter[key] = true
+	} else {
+		delete(w.filter, key)
+	}
+}
+
+func (w *Warehouse) filterAllowed(t engine.Table) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.filter[destination(t).Sanitize()]
 }
 
 // directCopyable reports whether an upsert into t may COPY straight into the
@@ -364,6 +415,7 @@ func checkUpsertIndex(ctx context.Context, tx pgx.Tx, t engine.Table, oid uint32
 func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 	if t.Mode != engine.ModeReplace {
 		w.setDirect(t, false)
+		w.setFilter(t, false)
 		return nil
 	}
 	shadow := destination(t).Sanitize()
@@ -498,7 +550,7 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 			counts.Created = len(b.Rows)
 		} else {
 			upsert = true
-			end.add(upsertSQL(t, staging), nil, func(br pgx.BatchResults) error {
+			end.add(upsertSQL(t, staging, w.filterAllowed(t)), nil, func(br pgx.BatchResults) error {
 				return br.QueryRow().Scan(&distinct, &created, &updated)
 			}, func(err error) error { return &rowsError{fmt.Errorf("upsert: %w", err)} })
 		}
@@ -798,7 +850,17 @@ func stagingTable(ctx context.Context, c *pgx.Conn, cols []engine.Column) (strin
 // differs, updated. It returns the number of distinct keys, of created rows
 // (xmax = 0: no earlier version) and of updated ones; the others were
 // unchanged.
-func upsertSQL(t engine.Table, staging string) string {
+//
+// With filter (the table's types are the sink's own, see typesAsCreated),
+// rows equal to the stored ones are left out before the INSERT: ON CONFLICT
+// … DO UPDATE … WHERE locks, and logs the lock of, every conflicting row,
+// even one it does not update, which made a run of unchanged rows slower
+// than a first load. The comparison is a scalar subquery per row, which
+// PostgreSQL runs as a probe of the key's index (it does not turn it into a
+// join that might scan the table). A row another session changes between
+// the statement's snapshot and the INSERT may then be left as that session
+// wrote it, as if that session had written last.
+func upsertSQL(t engine.Table, staging string, filter bool) string {
 	pos := map[string]int{}
 	for i, c := range t.Columns {
 		pos[c.Name] = i
@@ -829,13 +891,32 @@ func upsertSQL(t engine.Table, staging string) string {
 		conflict = "DO UPDATE SET " + strings.Join(set, ", ") +
 			" WHERE ROW(" + strings.Join(old, ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(excluded, ", ") + ")"
 	}
+	where := ""
+	if filter {
+		var match, stored, staged []string
+		for i, c := range t.Columns {
+			q := pgx.Identifier{c.Name}.Sanitize()
+			ref := "src.c" + strconv.Itoa(i+1)
+			if isKey[c.Name] {
+				match = append(match, "o."+q+" = "+ref)
+			} else {
+				stored, staged = append(stored, "o."+q), append(staged, ref)
+			}
+		}
+		same := "true"
+		if len(stored) > 0 {
+			same = "ROW(" + strings.Join(stored, ", ") + ") IS NOT DISTINCT FROM ROW(" + strings.Join(staged, ", ") + ")"
+		}
+		where = `
+	WHERE NOT coalesce((SELECT ` + same + ` FROM ` + destination(t).Sanitize() + ` o WHERE ` + strings.Join(match, " AND ") + `), false)`
+	}
 	return `WITH src AS (
 	SELECT DISTINCT ON (` + strings.Join(keyRefs, ", ") + `) *
 	FROM (SELECT ` + strings.Join(casts, ", ") + `, seq FROM pg_temp.` + staging + `) s
 	ORDER BY ` + strings.Join(keyRefs, ", ") + `, seq DESC
 ), up AS (
 	INSERT INTO ` + destination(t).Sanitize() + ` AS etl_target (` + strings.Join(cols, ", ") + `)
-	SELECT ` + strings.Join(stagingColumns(len(t.Columns))[:len(t.Columns)], ", ") + ` FROM src
+	SELECT ` + strings.Join(stagingColumns(len(t.Columns))[:len(t.Columns)], ", ") + ` FROM src` + where + `
 	ON CONFLICT (` + quoteList(t.Key) + `) ` + conflict + `
 	RETURNING (etl_target.xmax = 0) AS created
 )
