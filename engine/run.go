@@ -409,7 +409,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 	transErr := make(chan error, 1)
 	go func() {
 		defer close(out)
-		tr := newTransformer(p, since)
+		pool := newTransformPool(p, since, transformWorkers())
 		ncols := len(p.Columns)
 		var max any
 		warnLogged := 0
@@ -418,17 +418,18 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 				Rows:    make([][]any, 0, len(sb.records)),
 				Origins: make([]*Record, 0, len(sb.records))}}
 			vals := make([]any, len(sb.records)*ncols)
+			results, err := pool.apply(sb.records, vals)
+			if err != nil {
+				transErr <- err
+				cancelRead()
+				for range raw { // let the reader finish
+				}
+				return
+			}
 			for i := range sb.records {
 				rec := &sb.records[i]
 				row := vals[i*ncols : (i+1)*ncols : (i+1)*ncols]
-				r, err := tr.apply(rec, row)
-				if err != nil {
-					transErr <- err
-					cancelRead()
-					for range raw { // let the reader finish
-					}
-					return
-				}
+				r := results[i]
 				if r.cursor != nil {
 					if max == nil {
 						max = r.cursor
