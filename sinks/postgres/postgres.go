@@ -44,8 +44,7 @@ type Warehouse struct {
 	locks    map[*pgx.Conn]struct{} // connections holding a pipeline lock
 	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
-	direct   map[string]bool        // upsert targets (sanitized) that batches may COPY straight into; see copyDirect
-	filter   map[string]bool        // upsert targets whose unchanged rows the upsert leaves out; see upsertSQL
+	plans    map[string]upsertPlan  // upsert targets (sanitized) → what Prepare learned of them
 }
 
 var (
@@ -68,8 +67,7 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		desc:     "postgres " + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database,
 		locks:    map[*pgx.Conn]struct{}{},
 		lockPID:  map[string]uint32{},
-		direct:   map[string]bool{},
-		filter:   map[string]bool{},
+		plans:    map[string]upsertPlan{},
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerNumeric(c.TypeMap())

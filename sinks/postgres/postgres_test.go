@@ -237,7 +237,7 @@ func TestRowByRowFallbackIntegration(t *testing.T) {
 			}
 			tb = startLoad(t, w, tb)
 			if tt.mode == engine.ModeUpsert {
-				require.True(t, w.directAllowed(tb), "the empty table makes the batch try a direct COPY first")
+				require.True(t, w.plan(tb).direct, "the empty table makes the batch try a direct COPY first")
 			}
 			b := origins(tb, tt.rows...)
 			b.State = &engine.Cursor{Value: int64(7)}
@@ -721,7 +721,7 @@ func TestWriteRefusesAfterTheLockIsLostIntegration(t *testing.T) {
 	require.NoError(t, err, "the lock is held")
 	_, err = w.Write(ctx, staged, engine.Batch{Pipeline: "p", Rows: [][]any{{int64(1), "a"}}, Origins: []*engine.Record{{}}})
 	require.NoError(t, err, "the lock is held")
-	require.True(t, w.directAllowed(tb))
+	require.True(t, w.plan(tb).direct)
 
 	w.mu.Lock()
 	pid := w.lockPID["p"]
@@ -783,8 +783,8 @@ func TestWriteCommitsNothingWhenItsEndFailsIntegration(t *testing.T) {
 		setup func(w *Warehouse, tb engine.Table)
 		rows  [][]any
 	}{
-		{"direct copy", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.directAllowed(tb)) }, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
-		{"direct copy refused, then staging", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.directAllowed(tb)) }, [][]any{{int64(1), "a"}, {int64(1), "b"}}},
+		{"direct copy", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.plan(tb).direct) }, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
+		{"direct copy refused, then staging", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { require.True(t, w.plan(tb).direct) }, [][]any{{int64(1), "a"}, {int64(1), "b"}}},
 		{"staging", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { stagingOnly(w, tb) }, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
 		{"append", engine.ModeAppend, func(*Warehouse, engine.Table) {}, [][]any{{int64(1), "a"}, {int64(2), "b"}}},
 		{"row by row", engine.ModeUpsert, func(w *Warehouse, tb engine.Table) { stagingOnly(w, tb) }, [][]any{{int64(1), "a"}, {int64(2), "a\x00b"}}},
@@ -889,7 +889,7 @@ func landings(t *testing.T, w *Warehouse, tb engine.Table) func() []string {
 
 // stagingOnly makes tb's batches go through the staging table, as if its
 // table had not been empty when the run began.
-func stagingOnly(w *Warehouse, tb engine.Table) { w.setDirect(tb, false) }
+func stagingOnly(w *Warehouse, tb engine.Table) { w.stopDirect(tb) }
 
 func TestUpsertCopiesIntoAnEmptyTableIntegration(t *testing.T) {
 	ctx := context.Background()
@@ -920,7 +920,7 @@ func TestUpsertCopiesIntoAnEmptyTableIntegration(t *testing.T) {
 				require.NoError(t, err)
 			}
 			tb := startLoad(t, w, engine.Table{Name: "things", Columns: cols, Key: []string{"id"}, Mode: engine.ModeUpsert})
-			require.True(t, w.directAllowed(tb))
+			require.True(t, w.plan(tb).direct)
 			how := landings(t, w, tb)
 
 			counts, err := w.Write(ctx, tb, origins(tb, first...))
@@ -950,9 +950,9 @@ func TestUpsertCopiesIntoAnEmptyTableIntegration(t *testing.T) {
 			}
 
 			require.NoError(t, w.Finish(ctx, tb, true))
-			assert.False(t, w.directAllowed(tb), "Finish forgets")
+			assert.False(t, w.plan(tb).direct, "Finish forgets")
 			tb = startLoad(t, w, tb)
-			assert.False(t, w.directAllowed(tb), "the table has rows now")
+			assert.False(t, w.plan(tb).direct, "the table has rows now")
 			counts, err = w.Write(ctx, tb, origins(tb, first[0], []any{int64(5), "dee", nil, nil, nil, nil, nil, nil}))
 			require.NoError(t, err)
 			assert.Equal(t, engine.Counts{Created: 1, Unchanged: 1}, counts)
@@ -967,7 +967,7 @@ func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
 	load := func(t *testing.T) (*Warehouse, engine.Table, func() []string) {
 		w := openMigrated(t)
 		tb := startLoad(t, w, engine.Table{Name: "things", Columns: cols, Key: []string{"id"}, Mode: engine.ModeUpsert})
-		require.True(t, w.directAllowed(tb), "the new table is empty")
+		require.True(t, w.plan(tb).direct, "the new table is empty")
 		return w, tb, landings(t, w, tb)
 	}
 
@@ -978,7 +978,7 @@ func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
 		assert.Equal(t, engine.Counts{Created: 2, Updated: 2}, counts, "the last row of a key wins; those it supersedes count as updated")
 		assert.Equal(t, [][]any{{int64(1), "d"}, {int64(2), "b"}}, readRows(t, w, tb))
 		assert.Equal(t, []string{"with"}, how(), "the direct COPY was undone")
-		assert.False(t, w.directAllowed(tb))
+		assert.False(t, w.plan(tb).direct)
 	})
 
 	t.Run("keys another session wrote after Prepare", func(t *testing.T) {
@@ -989,7 +989,7 @@ func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, engine.Counts{Created: 1, Updated: 1, Unchanged: 1}, counts)
 		assert.Equal(t, [][]any{{int64(1), "mine"}, {int64(2), "new"}, {int64(3), "same"}}, readRows(t, w, tb))
-		assert.False(t, w.directAllowed(tb))
+		assert.False(t, w.plan(tb).direct)
 
 		counts, err = w.Write(ctx, tb, origins(tb, []any{int64(4), "later"}))
 		require.NoError(t, err)
@@ -1044,7 +1044,7 @@ func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
 		assert.Equal(t, int64(7), st.Value)
 		assert.Equal(t, []string{"insert", "insert"}, how(), "the refused COPY was rolled back, then the rows went one at a time")
 
-		assert.True(t, w.directAllowed(tb), "a refused value says nothing about the keys")
+		assert.True(t, w.plan(tb).direct, "a refused value says nothing about the keys")
 		counts, err = w.Write(ctx, tb, origins(tb, []any{int64(4), "next"}))
 		require.NoError(t, err)
 		assert.Equal(t, engine.Counts{Created: 1}, counts)
@@ -1077,7 +1077,7 @@ func TestUpsertIntoATableWithRowsNeverCopiesDirectlyIntegration(t *testing.T) {
 			_, err := connect(t, w).Exec(ctx, `CREATE TABLE things (id bigint PRIMARY KEY, v text); `+tt.setup)
 			require.NoError(t, err)
 			tb := startLoad(t, w, engine.Table{Name: "things", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
-			assert.False(t, w.directAllowed(tb))
+			assert.False(t, w.plan(tb).direct)
 			how := landings(t, w, tb)
 			counts, err := w.Write(ctx, tb, origins(tb, []any{int64(3), "new"}))
 			require.NoError(t, err)

@@ -146,10 +146,11 @@ func destination(t engine.Table) pgx.Identifier {
 // mode. It all happens in one transaction, serialized with other
 // Prepares of the same table.
 //
-// For an upsert it also notes whether the table is empty, so that the run's
-// batches may COPY straight into it (see copyDirect).
+// For an upsert it also notes the table's upsertPlan: whether it is empty,
+// so that the run's batches may COPY straight into it (see copyDirect), and
+// whether its types are the sink's own (see upsertSQL).
 func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
-	var direct, filter bool
+	var plan upsertPlan
 	err := checkTable(t)
 	if err == nil {
 		err = w.withConn(ctx, func(c *pgx.Conn) error {
@@ -158,16 +159,15 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 					return err
 				}
 				var err error
-				if direct, err = directCopyable(ctx, tx, t); err != nil {
+				if plan.direct, err = directCopyable(ctx, tx, t); err != nil {
 					return err
 				}
-				filter, err = typesAsCreated(ctx, tx, t)
+				plan.filter, err = typesAsCreated(ctx, tx, t)
 				return err
 			})
 		})
 	}
-	w.setDirect(t, direct)
-	w.setFilter(t, filter)
+	w.setPlan(t, plan)
 	if err != nil {
 		return fmt.Errorf("sink postgres: prepare %s: %w", t.QualifiedName(), err)
 	}
@@ -202,25 +202,6 @@ func typesAsCreated(ctx context.Context, tx pgx.Tx, t engine.Table) (bool, error
 	return true, nil
 }
 
-// setFilter says whether upserts into t may leave out the rows equal to the
-// stored ones (see upsertSQL).
-func (w *Warehouse) setFilter(t engine.Table, allowed bool) {
-	key := destination(t).Sanitize()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if allowed {
-		w.filter[key] = true
-	} else {
-		delete(w.filter, key)
-	}
-}
-
-func (w *Warehouse) filterAllowed(t engine.Table) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.filter[destination(t).Sanitize()]
-}
-
 // directCopyable reports whether an upsert into t may COPY straight into the
 // table: it has no rows, so every row of a first load is new, and no row
 // level security, which COPY FROM does not support. An emptied table whose
@@ -232,25 +213,38 @@ func directCopyable(ctx context.Context, tx pgx.Tx, t engine.Table) (bool, error
 	return ok, err
 }
 
-// setDirect allows or forbids COPY straight into t's destination (see
-// copyDirect).
-func (w *Warehouse) setDirect(t engine.Table, allowed bool) {
+// upsertPlan is what Prepare learned of an upsert's table, for the run's
+// batches.
+type upsertPlan struct {
+	direct bool // it was empty: COPY straight into it (see copyDirect)
+	filter bool // its types are the sink's own: leave unchanged rows out (see upsertSQL)
+}
+
+// plan returns what Prepare noted for t's destination.
+func (w *Warehouse) plan(t engine.Table) upsertPlan {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.plans[destination(t).Sanitize()]
+}
+
+// setPlan notes p for t's destination; the zero plan is forgotten.
+func (w *Warehouse) setPlan(t engine.Table, p upsertPlan) {
 	key := destination(t).Sanitize()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if allowed {
-		w.direct[key] = true
+	if p == (upsertPlan{}) {
+		delete(w.plans, key)
 	} else {
-		delete(w.direct, key)
+		w.plans[key] = p
 	}
 }
 
-// directAllowed reports whether a batch may COPY straight into t's
-// destination.
-func (w *Warehouse) directAllowed(t engine.Table) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.direct[destination(t).Sanitize()]
+// stopDirect ends COPY straight into t's destination for the rest of the
+// run (see copyDirect).
+func (w *Warehouse) stopDirect(t engine.Table) {
+	p := w.plan(t)
+	p.direct = false
+	w.setPlan(t, p)
 }
 
 func prepare(ctx context.Context, tx pgx.Tx, t engine.Table) error {
@@ -414,8 +408,7 @@ func checkUpsertIndex(ctx context.Context, tx pgx.Tx, t engine.Table, oid uint32
 // into the table: the next run's Prepare looks again.
 func (w *Warehouse) Finish(ctx context.Context, t engine.Table, ok bool) error {
 	if t.Mode != engine.ModeReplace {
-		w.setDirect(t, false)
-		w.setFilter(t, false)
+		w.setPlan(t, upsertPlan{})
 		return nil
 	}
 	shadow := destination(t).Sanitize()
@@ -550,7 +543,7 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 			counts.Created = len(b.Rows)
 		} else {
 			upsert = true
-			end.add(upsertSQL(t, staging, w.filterAllowed(t)), nil, func(br pgx.BatchResults) error {
+			end.add(upsertSQL(t, staging, w.plan(t).filter), nil, func(br pgx.BatchResults) error {
 				return br.QueryRow().Scan(&distinct, &created, &updated)
 			}, func(err error) error { return &rowsError{fmt.Errorf("upsert: %w", err)} })
 		}
@@ -720,7 +713,7 @@ func (w *Warehouse) bulk(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 		}
 		return true, nil
 	}
-	if w.directAllowed(t) {
+	if w.plan(t).direct {
 		if landed, err := w.copyDirect(ctx, c, t, rows); err != nil || landed {
 			return landed, err
 		}
@@ -755,7 +748,7 @@ func (w *Warehouse) copyDirect(ctx context.Context, c *pgx.Conn, t engine.Table,
 		if !errors.As(err, &pe) || pe.Code != uniqueViolation {
 			return false, &rowsError{fmt.Errorf("copy: %w", err)}
 		}
-		w.setDirect(t, false)
+		w.stopDirect(t)
 		if _, err := c.Exec(ctx, "ROLLBACK; BEGIN"); err != nil {
 			return false, fmt.Errorf("roll back the direct copy: %w", err)
 		}

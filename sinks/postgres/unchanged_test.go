@@ -44,8 +44,8 @@ func TestUnchangedRowsAreNotTouchedIntegration(t *testing.T) {
 	require.NoError(t, w.Finish(ctx, tb, true))
 
 	tb = startLoad(t, w, tb) // a second run: the table has rows, so staging
-	require.False(t, w.directAllowed(tb))
-	require.True(t, w.filterAllowed(tb))
+	require.False(t, w.plan(tb).direct)
+	require.True(t, w.plan(tb).filter)
 	counts, err := w.Write(ctx, tb, origins(tb, rows("ann", "bob", "cy")...))
 	require.NoError(t, err)
 	assert.Equal(t, engine.Counts{Unchanged: 3}, counts)
@@ -73,7 +73,7 @@ func TestUnchangedRowsInAForeignTableGoThroughTheConflictIntegration(t *testing.
 	tb := startLoad(t, w, engine.Table{Name: "short", Columns: []engine.Column{
 		{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText},
 	}, Key: []string{"id"}, Mode: engine.ModeUpsert})
-	require.False(t, w.filterAllowed(tb))
+	require.False(t, w.plan(tb).filter)
 	counts, err := w.Write(ctx, tb, origins(tb, []any{int64(1), "abcdefgh"}, []any{int64(2), "ok"}))
 	require.NoError(t, err)
 	assert.Equal(t, engine.Counts{Created: 1, Failed: 1}, counts)
