@@ -189,24 +189,20 @@ func TestFastPathLeavesOtherExpressionsToTheVM(t *testing.T) {
 // pipelines/*.hcl: nearly all must have a fast path, and each must agree
 // with the VM over the palette.
 func TestFastPathCoversShippedPipelines(t *testing.T) {
-	files, err := filepath.Glob("../pipelines/*.hcl")
-	require.NoError(t, err)
 	c := newCompiler(time.UTC, nil)
 	var total, fast int
 	var slow []string
-	for _, path := range files {
-		for _, code := range mapExpressions(t, path) {
-			total++
-			fc, err := compileFast(c, code)
-			require.NoError(t, err, "%s: %s", path, code)
-			if fc.fast == nil {
-				slow = append(slow, code)
-				continue
-			}
-			fast++
-			for pick := range uint64(500) {
-				fc.agrees(t, paletteRecord(pick*104729))
-			}
+	for _, code := range shippedExpressions(t, "map", "") {
+		total++
+		fc, err := compileFast(c, code)
+		require.NoError(t, err, code)
+		if fc.fast == nil {
+			slow = append(slow, code)
+			continue
+		}
+		fast++
+		for pick := range uint64(500) {
+			fc.agrees(t, paletteRecord(pick*104729))
 		}
 	}
 	t.Logf("%d of %d map expressions have a fast path; the others: %q", fast, total, slow)
@@ -214,22 +210,31 @@ func TestFastPathCoversShippedPipelines(t *testing.T) {
 	require.GreaterOrEqual(t, float64(fast)/float64(total), 0.9, "expressions without a fast path: %q", slow)
 }
 
-// mapExpressions returns the expressions of a pipeline file's map block.
-func mapExpressions(t *testing.T, path string) []string {
-	f, diags := hclsyntax.ParseConfig(mustRead(t, path), path, hcl.InitialPos)
-	require.False(t, diags.HasErrors(), diags.Error())
+// shippedExpressions returns the string values of pipelines/*.hcl's
+// blockType blocks' attribute attr, or of all their attributes when attr is
+// "".
+func shippedExpressions(t *testing.T, blockType, attr string) []string {
+	t.Helper()
+	files, err := filepath.Glob("../pipelines/*.hcl")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
 	var out []string
-	for _, p := range f.Body.(*hclsyntax.Body).Blocks {
-		for _, b := range p.Body.Blocks {
-			if b.Type != "map" {
-				continue
-			}
-			for _, a := range b.Body.Attributes {
-				v, diags := a.Expr.Value(nil)
-				if diags.HasErrors() || v.Type() != cty.String {
+	for _, path := range files {
+		f, diags := hclsyntax.ParseConfig(mustRead(t, path), path, hcl.InitialPos)
+		require.False(t, diags.HasErrors(), diags.Error())
+		for _, p := range f.Body.(*hclsyntax.Body).Blocks {
+			for _, b := range p.Body.Blocks {
+				if b.Type != blockType {
 					continue
 				}
-				out = append(out, v.AsString())
+				for name, a := range b.Body.Attributes {
+					if attr != "" && name != attr {
+						continue
+					}
+					if v, diags := a.Expr.Value(nil); !diags.HasErrors() && v.Type() == cty.String {
+						out = append(out, v.AsString())
+					}
+				}
 			}
 		}
 	}
@@ -316,13 +321,21 @@ func TestFastChecksAgreeWithTheVM(t *testing.T) {
 		"amount != nil && amount * 2 > 10", "email == nil or id > 3", "not (id == 1)",
 	}
 	cursors := []string{"updated_at ?? created_at", "updated_at", "id", "amount"}
-	shipped := 0
-	for _, path := range mustGlob(t, "../pipelines/*.hcl") {
-		ch, cu := checkExpressions(t, path)
-		checks, cursors = append(checks, ch...), append(cursors, cu...)
-		shipped += len(ch) + len(cu)
+	// The shipped checks and cursors whose columns are among checkColumns'
+	// (the others read columns this test does not declare).
+	declared := func(codes []string) []string {
+		var out []string
+		for _, code := range codes {
+			opts := append([]expr.Option{expr.Env(c.rowEnv(cols))}, c.opts...)
+			if _, err := expr.Compile(code, opts...); err == nil {
+				out = append(out, code)
+			}
+		}
+		return out
 	}
-	require.GreaterOrEqual(t, shipped, 35, "the shipped pipelines' checks and cursors")
+	shippedChecks, shippedCursors := declared(shippedExpressions(t, "validate", "check")), declared(shippedExpressions(t, "incremental", "cursor"))
+	require.GreaterOrEqual(t, len(shippedChecks)+len(shippedCursors), 35, "the shipped pipelines' checks and cursors")
+	checks, cursors = append(checks, shippedChecks...), append(cursors, shippedCursors...)
 	run := func(code string, asBool bool) {
 		opts := append([]expr.Option{expr.Env(c.rowEnv(cols))}, c.opts...)
 		if asBool {
@@ -364,50 +377,4 @@ func TestFastChecksAgreeWithTheVM(t *testing.T) {
 	for _, code := range cursors {
 		run(code, false)
 	}
-}
-
-func mustGlob(t *testing.T, pattern string) []string {
-	files, err := filepath.Glob(pattern)
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	return files
-}
-
-// checkExpressions returns the checks and the cursor of a pipeline file
-// whose names are among checkColumns' (the others read columns this test
-// does not declare).
-func checkExpressions(t *testing.T, path string) (checks, cursors []string) {
-	f, diags := hclsyntax.ParseConfig(mustRead(t, path), path, hcl.InitialPos)
-	require.False(t, diags.HasErrors(), diags.Error())
-	for _, p := range f.Body.(*hclsyntax.Body).Blocks {
-		for _, b := range p.Body.Blocks {
-			var attr string
-			switch b.Type {
-			case "validate":
-				attr = "check"
-			case "incremental":
-				attr = "cursor"
-			default:
-				continue
-			}
-			a, ok := b.Body.Attributes[attr]
-			if !ok {
-				continue
-			}
-			v, diags := a.Expr.Value(nil)
-			if diags.HasErrors() || v.Type() != cty.String {
-				continue
-			}
-			code := v.AsString()
-			if _, err := expr.Compile(code, expr.Env(newCompiler(time.UTC, nil).rowEnv(checkColumns()))); err != nil {
-				continue // reads a column this test does not declare
-			}
-			if attr == "check" {
-				checks = append(checks, code)
-			} else {
-				cursors = append(cursors, code)
-			}
-		}
-	}
-	return checks, cursors
 }

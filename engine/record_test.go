@@ -11,18 +11,6 @@ import (
 	"github.com/etl-dev/etl/engine"
 )
 
-// recordsSource emits its records as they are.
-type recordsSource struct{ records []engine.Record }
-
-func (s *recordsSource) Read(ctx context.Context, _ engine.ReadOptions, emit func(engine.Record) error) error {
-	for _, r := range s.records {
-		if err := emit(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // valuesForm turns records into the Values form, with a new schema whenever
 // the field names change and a field order unlike the map's.
 func valuesForm(records []engine.Record) []engine.Record {
@@ -101,7 +89,7 @@ func TestValuesRecordsMapLikeFieldRecords(t *testing.T) {
 	outcomes := func(records []engine.Record) []engine.Outcome {
 		reg := engine.NewRegistry()
 		reg.RegisterSource("records", func(hcl.Body, *hcl.EvalContext, engine.PluginContext) (engine.Source, hcl.Diagnostics) {
-			return &recordsSource{records: records}, nil
+			return &memorySource{records: records}, nil
 		})
 		p, diags := engine.NewLoader(reg).LoadSource("forms.hcl", []byte(pipeline))
 		require.False(t, diags.HasErrors(), diags.Error())

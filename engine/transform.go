@@ -73,8 +73,10 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	if rec.Err != nil {
 		return t.rejectRec(rec, "source", rec.Err.Error()), nil
 	}
+	// env["record"] is set below only where a program on the VM may read it
+	// (a column off its fast path, a check or cursor naming record); it may
+	// hold an earlier record otherwise, which nothing then reads.
 	t.fast.reset(rec)
-	t.env["record"] = nil // set below when a program on the VM may read it
 	for i, col := range t.p.Columns {
 		out, ok := any(nil), false
 		if col.Expr.fast != nil {

@@ -50,9 +50,10 @@ func main() {
 }
 
 // tuneGC trades memory the run does not need for CPU it does: a run's live
-// heap is the records of a few batches in flight (about 40 MB at
-// batch_size 10,000, about 15 MB at the default 2000), so the collector may let
-// the heap grow 3× between cycles (GOGC=200) rather than 2×. There is no
+// heap is the records of a few batches in flight, in proportion to
+// batch_size (about 40 MB at 10,000 in the MySQL benchmark, by gctrace; the
+// CSV bench peaks at 56 MB RSS at the default 2000), so the collector may
+// let the heap grow 3× between cycles (GOGC=200) rather than 2×. There is no
 // memory limit: one set below a large pipeline's live heap would make the
 // collector run without pause. GOGC or GOMEMLIMIT in the environment win.
 func tuneGC() {
