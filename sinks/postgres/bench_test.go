@@ -22,23 +22,13 @@ func BenchmarkUpsertIntegration(b *testing.B) {
 	require.NoError(b, err)
 	defer w.Close()
 	require.NoError(b, w.Migrate(ctx))
-	tb := engine.Table{Name: "contacts", Columns: []engine.Column{
-		{Name: "id", Type: engine.TypeInteger},
-		{Name: "email", Type: engine.TypeText},
-		{Name: "name", Type: engine.TypeText},
-		{Name: "score", Type: engine.TypeFloat},
-		{Name: "active", Type: engine.TypeBoolean},
-		{Name: "updated_at", Type: engine.TypeTimestamp},
-		{Name: "amount", Type: engine.TypeDecimal},
-		{Name: "props", Type: engine.TypeJSON},
-	}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
+	tb := benchTable("contacts")
 	require.NoError(b, w.Prepare(ctx, tb))
 	stagingOnly(w.(*Warehouse), tb) // the new table would take direct COPY; BenchmarkFirstLoadIntegration measures that
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	batch := func(first int64, variant string) engine.Batch {
-		bt := engine.Batch{RunID: 1, Pipeline: "bench", State: &engine.Cursor{Value: at}}
+		bt := engine.Batch{RunID: 1, Pipeline: "bench", State: &engine.Cursor{Value: benchAt}}
 		for i := first; i < first+batchSize; i++ {
-			bt.Rows = append(bt.Rows, []any{i, fmt.Sprintf("user%d@example.com", i), "name " + variant, float64(i) / 3, i%2 == 0, at, "1234.56", `{"k": "` + variant + `"}`})
+			bt.Rows = append(bt.Rows, benchRow(i, "name "+variant, `{"k": "`+variant+`"}`))
 			bt.Origins = append(bt.Origins, &engine.Record{})
 		}
 		return bt
@@ -96,12 +86,11 @@ func BenchmarkFirstLoadIntegration(b *testing.B) {
 	defer w.Close()
 	wh := w.(*Warehouse)
 	require.NoError(b, w.Migrate(ctx))
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var batches []engine.Batch
 	for first := range int64(firstLoadRows / firstLoadBatch) {
 		bt := engine.Batch{RunID: 1, Pipeline: "bench"}
 		for i := first * firstLoadBatch; i < (first+1)*firstLoadBatch; i++ {
-			bt.Rows = append(bt.Rows, []any{i, fmt.Sprintf("user%d@example.com", i), fmt.Sprint("name ", i), float64(i) / 3, i%2 == 0, at, "1234.56", `{"k": "v"}`})
+			bt.Rows = append(bt.Rows, benchRow(i, fmt.Sprint("name ", i), `{"k": "v"}`))
 			bt.Origins = append(bt.Origins, &engine.Record{})
 		}
 		batches = append(batches, bt)
@@ -112,16 +101,7 @@ func BenchmarkFirstLoadIntegration(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				tables++
-				tb := engine.Table{Name: fmt.Sprint("load_", tables), Columns: []engine.Column{
-					{Name: "id", Type: engine.TypeInteger},
-					{Name: "email", Type: engine.TypeText},
-					{Name: "name", Type: engine.TypeText},
-					{Name: "score", Type: engine.TypeFloat},
-					{Name: "active", Type: engine.TypeBoolean},
-					{Name: "updated_at", Type: engine.TypeTimestamp},
-					{Name: "amount", Type: engine.TypeDecimal},
-					{Name: "props", Type: engine.TypeJSON},
-				}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
+				tb := benchTable(fmt.Sprint("load_", tables))
 				require.NoError(b, w.Prepare(ctx, tb))
 				if path == "staging" {
 					stagingOnly(wh, tb)
@@ -167,20 +147,10 @@ func BenchmarkWriteIntegration(b *testing.B) {
 	unlock, err := w.Lock(ctx, "bench")
 	require.NoError(b, err)
 	defer unlock()
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tables := 0
 	prepare := func() engine.Table {
 		tables++
-		tb := engine.Table{Name: fmt.Sprint("write_", tables), Columns: []engine.Column{
-			{Name: "id", Type: engine.TypeInteger},
-			{Name: "email", Type: engine.TypeText},
-			{Name: "name", Type: engine.TypeText},
-			{Name: "score", Type: engine.TypeFloat},
-			{Name: "active", Type: engine.TypeBoolean},
-			{Name: "updated_at", Type: engine.TypeTimestamp},
-			{Name: "amount", Type: engine.TypeDecimal},
-			{Name: "props", Type: engine.TypeJSON},
-		}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
+		tb := benchTable(fmt.Sprint("write_", tables))
 		require.NoError(b, w.Prepare(ctx, tb))
 		return tb
 	}
@@ -198,7 +168,7 @@ func BenchmarkWriteIntegration(b *testing.B) {
 		for first := 0; first < writeRows; first += size {
 			bt := engine.Batch{RunID: 1, Pipeline: "bench", State: &engine.Cursor{Value: int64(first + size)}}
 			for i := int64(first); i < int64(first+size); i++ {
-				bt.Rows = append(bt.Rows, []any{i, fmt.Sprintf("user%d@example.com", i), fmt.Sprint("name ", i), float64(i) / 3, i%2 == 0, at, "1234.56", `{"k": "v"}`})
+				bt.Rows = append(bt.Rows, benchRow(i, fmt.Sprint("name ", i), `{"k": "v"}`))
 				bt.Origins = append(bt.Origins, &engine.Record{})
 			}
 			batches = append(batches, bt)
@@ -244,4 +214,27 @@ func BenchmarkWriteIntegration(b *testing.B) {
 		})
 		drop(tb)
 	}
+}
+
+// benchTable is the upsert target of the benchmarks: a column of every
+// type but date.
+func benchTable(name string) engine.Table {
+	return engine.Table{Name: name, Columns: []engine.Column{
+		{Name: "id", Type: engine.TypeInteger},
+		{Name: "email", Type: engine.TypeText},
+		{Name: "name", Type: engine.TypeText},
+		{Name: "score", Type: engine.TypeFloat},
+		{Name: "active", Type: engine.TypeBoolean},
+		{Name: "updated_at", Type: engine.TypeTimestamp},
+		{Name: "amount", Type: engine.TypeDecimal},
+		{Name: "props", Type: engine.TypeJSON},
+	}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: 1}
+}
+
+// benchAt is every bench row's updated_at.
+var benchAt = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// benchRow is the benchTable row of key i.
+func benchRow(i int64, name, props string) []any {
+	return []any{i, fmt.Sprintf("user%d@example.com", i), name, float64(i) / 3, i%2 == 0, benchAt, "1234.56", props}
 }
