@@ -212,8 +212,11 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 			Location:    p.Location,
 		})
 		diags = append(diags, sdiags...)
+		if sdiags.HasErrors() || src == nil {
+			break // a source with errors may be nil or half built
+		}
 		p.Source = src
-		if fl, ok := src.(FieldLister); ok && src != nil {
+		if fl, ok := src.(FieldLister); ok {
 			fields = fl.Fields()
 		}
 	}
@@ -239,10 +242,14 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 		diags = append(diags, errorAt(pc.Incremental[1].DefRange, "Duplicate incremental block", "A pipeline has at most one incremental cursor."))
 	}
 	if len(pc.Incremental) > 0 {
+		// A program is nil once its diagnostic is reported: use it only
+		// when it compiled.
 		prog, cdiags := comp.compileAttr("cursor", pc.Incremental[0].Cursor, ctx, comp.rowEnv(p.Columns), nil)
 		diags = append(diags, cdiags...)
-		prog.fast = comp.fastCompileCheck(prog.program.Node(), false)
-		p.Cursor = prog
+		if prog != nil {
+			prog.fast = comp.fastCompileCheck(prog.program.Node(), false)
+			p.Cursor = prog
+		}
 	}
 
 	// Validate checks.
@@ -276,7 +283,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 				declared = append(declared, name)
 			}
 		}
-		spec, sdiags := l.buildSink(&pc.Sinks[0], p.Columns, declared, p.Cursor != nil)
+		spec, sdiags := l.buildSink(&pc.Sinks[0], p.Columns, declared, len(pc.Incremental) > 0)
 		diags = append(diags, sdiags...)
 		p.Sink = spec
 	}

@@ -41,7 +41,7 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 	var all hcl.Diagnostics
 	invalid := 0
 	for _, f := range files {
-		_, diags := loader.Load(f)
+		diags := loadReportingPanics(loader, f)
 		if diags.HasErrors() {
 			invalid++
 		}
@@ -62,6 +62,25 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 		return exitFailed
 	}
 	return exitOK
+}
+
+// loadReportingPanics loads one file for validate. No input should panic the
+// loader; should one do so anyway, it is reported as an internal error at the
+// file, so that every other file is still checked and reported.
+func loadReportingPanics(loader *engine.Loader, path string) (diags hcl.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			rng := hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Internal error",
+				Detail:   fmt.Sprintf("etl failed while loading this file (%v). This is a bug in etl, not in the file: please report it with the file.", r),
+				Subject:  &rng,
+			})
+		}
+	}()
+	_, diags = loader.Load(path)
+	return diags
 }
 
 // pipelineFiles expands directories to the .hcl files below them (testdata

@@ -420,6 +420,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad cursor_type", "url = \"https://h/s\"\nentity_set = \"C\"\ncursor_field = \"x\"\ncursor_type = \"date\"", "Invalid cursor_type"},
 		{"unknown function in a header", "url = \"https://h/s\"\nentity_set = \"C\"\nheaders = { A = \"{{ nope() }}\" }", ""},
 		{"bad entity set", "url = \"https://h/s\"\nentity_set = \"C('x')\"", "Invalid entity_set"},
+		{"broken key expression", "url = \"https://h/s\"\nentity_set = \"C\"\nkey = \"record.Id +\"", "Syntax error in expression"},
+		{"broken header expression", "url = \"https://h/s\"\nentity_set = \"C\"\nheaders = { A = \"{{ now_unix( }}\" }", "Syntax error in expression"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

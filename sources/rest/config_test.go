@@ -36,7 +36,7 @@ func TestValidConfigs(t *testing.T) {
 	}
 }
 
-var errorMark = regexp.MustCompile(`# ERROR: (.+)$`)
+var errorMark = regexp.MustCompile(`# ERROR: ([^#]+)`)
 
 // TestConfigErrors loads each testdata/errors file and expects exactly the
 // errors its `# ERROR: Summary` comments mark, on their lines.
@@ -50,7 +50,7 @@ func TestConfigErrors(t *testing.T) {
 			require.NoError(t, err)
 			var want []string
 			for i, line := range strings.Split(string(src), "\n") {
-				if m := errorMark.FindStringSubmatch(line); m != nil {
+				for _, m := range errorMark.FindAllStringSubmatch(line, -1) {
 					want = append(want, lineSummary(i+1, m[1]))
 				}
 			}

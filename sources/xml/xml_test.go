@@ -211,6 +211,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad records xpath", "path = \"a.xml\"\nrecords = \"/a[\"", "Invalid XPath"},
 		{"bad field xpath", "path = \"a.xml\"\nrecords = \"/a\"\nfields = { x = \"count(\" }", "Invalid XPath"},
 		{"retry without url", "path = \"a.xml\"\nrecords = \"/a\"\nretry {\n}", "HTTP settings without a url"},
+		{"broken key expression", "path = \"a.xml\"\nrecords = \"/a\"\nkey = \"record.id +\"", "Syntax error in expression"},
+		{"key names no record", "path = \"a.xml\"\nrecords = \"/a\"\nkey = \"recrod.id\"", "Unknown name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
