@@ -28,6 +28,10 @@ type Plan struct {
 // writes nothing and migrates nothing; it reads the saved cursor and the
 // table's shape when the warehouse is reachable, and says so when it is not.
 func (p *Pipeline) Plan(ctx context.Context, reg *Registry, opts RunOptions) (*Plan, error) {
+	sinceOpt, _, err := p.window(opts)
+	if err != nil {
+		return nil, err
+	}
 	pl := &Plan{
 		Source:      p.describeSource(),
 		Mode:        p.Sink.Table.Mode,
@@ -57,12 +61,8 @@ func (p *Pipeline) Plan(ctx context.Context, reg *Registry, opts RunOptions) (*P
 	var since any
 	switch {
 	case p.Cursor == nil:
-	case opts.Since != "":
-		s, err := ParseSince(opts.Since, p.Location)
-		if err != nil {
-			return nil, err
-		}
-		since, pl.CursorFrom = s, "--since"
+	case sinceOpt != nil:
+		since, pl.CursorFrom = sinceOpt, "--since"
 	case opts.FullRefresh:
 		pl.CursorFrom = "--full-refresh"
 	case wh != nil:

@@ -38,6 +38,13 @@ func newTransformPool(p *Pipeline, since any, workers int) *transformPool {
 	return pool
 }
 
+// setUntil makes records whose cursor is after until skipped (nil: none).
+func (pool *transformPool) setUntil(until any) {
+	for _, tr := range pool.trs {
+		tr.until = until
+	}
+}
+
 // apply maps and checks records into vals (len(records) × the pipeline's
 // columns, row i at vals[i*n:(i+1)*n]) and returns each record's result.
 // An abort check that fails is returned as the error, the first in record

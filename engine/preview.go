@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 )
 
@@ -22,24 +21,18 @@ type Outcome struct {
 // warehouse and writes nothing. An abort check that fails ends it with an
 // error, as in a run.
 func (p *Pipeline) Preview(ctx context.Context, opts RunOptions, fn func(Outcome) error) error {
-	var since any
-	if opts.Since != "" {
-		if p.Cursor == nil {
-			return fmt.Errorf("--since needs an incremental block in pipeline %s", p.Name)
-		}
-		s, err := ParseSince(opts.Since, p.Location)
-		if err != nil {
-			return err
-		}
-		since = s
+	since, until, err := p.window(opts)
+	if err != nil {
+		return err
 	}
 	tr := newTransformer(p, since)
+	tr.until = until
 	n := 0
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	err := p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: p.redactLogger(log)}, func(rec Record) error {
+	err = p.Source.Read(ctx, ReadOptions{Since: since, Location: p.Location, Logger: p.redactLogger(log)}, func(rec Record) error {
 		if opts.Limit > 0 && n >= opts.Limit {
 			return errLimit
 		}

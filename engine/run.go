@@ -15,11 +15,14 @@ import (
 
 // RunOptions are the knobs of one run (the `etl run` flags).
 type RunOptions struct {
-	DryRun      bool   // read, map and check, but write nothing and open no warehouse
-	Limit       int    // stop after this many source records; 0: no limit
-	BatchSize   int    // overrides the pipeline's batch_size when > 0
-	Since       string // overrides the saved cursor: a date, timestamp, number or string
-	FullRefresh bool   // ignore the saved cursor and read everything
+	DryRun    bool   // read, map and check, but write nothing and open no warehouse
+	Limit     int    // stop after this many source records; 0: no limit
+	BatchSize int    // overrides the pipeline's batch_size when > 0
+	Since     string // overrides the saved cursor: a value of the cursor's type (CursorKind)
+	// Until bounds a backfill: records whose cursor is after it are skipped,
+	// and the run saves no cursor (the saved one stays where it was).
+	Until       string
+	FullRefresh bool // ignore the saved cursor and read everything
 	// WarehouseURL overrides the sink's url and ETL_WAREHOUSE_URL.
 	WarehouseURL string
 	// LockWait is how long to wait for another run of the pipeline to
@@ -163,6 +166,12 @@ func (p *Pipeline) Run(ctx context.Context, reg *Registry, opts RunOptions) (*Re
 
 func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log *slog.Logger, res *Result) (err error) {
 	table := p.Sink.Table
+	// A bad window is the caller's mistake: refused before the warehouse
+	// is opened or the run recorded.
+	sinceOpt, until, err := p.window(opts)
+	if err != nil {
+		return err
+	}
 	var wh Warehouse
 	if !opts.DryRun {
 		u := p.WarehouseURL(opts.Getenv)
@@ -225,12 +234,15 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		res.Target = "nowhere (dry run)"
 	}
 
-	since, err := p.startCursor(ctx, wh, opts)
+	since, err := p.startCursor(ctx, wh, opts, sinceOpt)
 	if err != nil {
 		return err
 	}
 	if since != nil {
 		log.Info("incremental run", "pipeline", p.Name, "since", Cursor{Value: since}.String())
+	}
+	if until != nil {
+		log.Info("windowed run: the saved cursor does not move", "pipeline", p.Name, "until", Cursor{Value: until}.String())
 	}
 
 	if wh != nil {
@@ -244,7 +256,7 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			}
 		}()
 	}
-	return p.stream(ctx, wh, table, since, opts, log, res)
+	return p.stream(ctx, wh, table, since, until, opts, log, res)
 }
 
 // lockWithin takes the pipeline's lock, trying again for up to wait while
@@ -278,17 +290,14 @@ func (p *Pipeline) describeSource() string {
 	return p.SourceKind
 }
 
-// startCursor is the run's lower bound: --since, else the saved cursor
-// (unless --full-refresh), else nil.
-func (p *Pipeline) startCursor(ctx context.Context, wh Warehouse, opts RunOptions) (any, error) {
+// startCursor is the run's lower bound: since (--since, parsed by
+// window), else the saved cursor (unless --full-refresh), else nil.
+func (p *Pipeline) startCursor(ctx context.Context, wh Warehouse, opts RunOptions, since any) (any, error) {
 	if p.Cursor == nil {
-		if opts.Since != "" {
-			return nil, fmt.Errorf("--since needs an incremental block in pipeline %s", p.Name)
-		}
 		return nil, nil
 	}
-	if opts.Since != "" {
-		return ParseSince(opts.Since, p.Location)
+	if since != nil {
+		return since, nil
 	}
 	if opts.FullRefresh || wh == nil {
 		return nil, nil
@@ -337,7 +346,7 @@ type sourceBatch struct {
 // stream runs the three stages — read, transform, write — as goroutines
 // joined by channels, so reading the next batch overlaps mapping and loading
 // the last one.
-func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since any, opts RunOptions, log *slog.Logger, res *Result) error {
+func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since, until any, opts RunOptions, log *slog.Logger, res *Result) error {
 	// ctx ends every stage (a write failed, or the caller gave up); readCtx
 	// ends only reading, so on an abort check the batches already mapped
 	// still land.
@@ -410,6 +419,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 	go func() {
 		defer close(out)
 		pool := newTransformPool(p, since, transformWorkers())
+		pool.setUntil(until)
 		ncols := len(p.Columns)
 		var max any
 		warnLogged := 0
@@ -479,7 +489,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 		if writeErr != nil {
 			continue // drain
 		}
-		if w.max != nil && ordered && newer(w.max, best) {
+		if w.max != nil && ordered && until == nil && newer(w.max, best) {
 			best = w.max
 			w.batch.State = &Cursor{Value: best}
 		}
@@ -541,7 +551,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since 
 
 	// The whole source was read and landed. An unordered source's cursor is
 	// saved only now, so an interrupted run never skips a record.
-	if !ordered && wh != nil && best != nil && newer(best, since) && opts.Limit == 0 {
+	if !ordered && wh != nil && best != nil && newer(best, since) && opts.Limit == 0 && until == nil {
 		st := &Cursor{Value: best}
 		if _, err := wh.Write(ctx, table, Batch{RunID: res.RunID, Pipeline: p.Name, State: st}); err != nil {
 			return fmt.Errorf("save cursor: %w", err)

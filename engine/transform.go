@@ -19,6 +19,7 @@ type transformer struct {
 	env   map[string]any // record, each column, row
 	row   map[string]any // the columns, as `row`
 	since any            // records whose cursor is below it are skipped
+	until any            // records whose cursor is above it are skipped (--until)
 	keys  []int          // indexes of the sink's key columns
 	// inEnv[i] says whether a check or the cursor reads column i, by name
 	// or through row: the others are not copied into env and row.
@@ -122,6 +123,11 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 				return t.rejectRec(rec, "incremental cursor", err.Error()), nil
 			}
 			if c < 0 {
+				return recordResult{out: outSkip}, nil
+			}
+		}
+		if cur != nil && t.until != nil {
+			if c, err := compareCursor(cur, t.until); err == nil && c > 0 {
 				return recordResult{out: outSkip}, nil
 			}
 		}

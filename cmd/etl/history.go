@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -29,14 +28,7 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		fmt.Fprintln(stderr, "etl history: usage: etl history [--pipeline NAME] [--limit N ≥ 1] [--format table|json] [--warehouse URL]")
 		return exitUsage
 	}
-	u := *whURL
-	if u == "" {
-		u = os.Getenv("ETL_WAREHOUSE_URL")
-	}
-	if u == "" {
-		u = engine.DefaultWarehouseURL
-	}
-	wh, err := reg.InspectWarehouse(ctx, "warehouse", u)
+	wh, err := reg.InspectWarehouse(ctx, "warehouse", defaultWarehouse(*whURL))
 	if err != nil {
 		fmt.Fprintf(stderr, "etl history: %v\n", err)
 		return exitFailed

@@ -6,6 +6,7 @@
 //	etl run FILE [flags]            run one pipeline
 //	etl plan FILE                   what run would do, without doing it
 //	etl history [flags]             show recent runs
+//	etl state [reset|set] [NAME]    show or change saved cursors
 //	etl test [FILE|DIR]...          run pipelines' test cases
 //	etl fmt [-check] [FILE|DIR]...  format pipeline files
 //
@@ -95,6 +96,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdFmt(args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(ctx, reg, args[1:], stdout, stderr)
+	case "state":
+		return cmdState(ctx, reg, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -113,15 +116,22 @@ Usage:
       --dry-run          read, map and check; write nothing
       --limit N          stop after N source records
       --batch-size N     records per batch (overrides batch_size)
-      --since DATE       read records from this cursor value on (overrides the saved cursor)
+      --since VALUE      read records from this cursor value on (overrides the saved cursor);
+                         a date or timestamp, an integer or text, as the cursor's type says
+      --until VALUE      skip records whose cursor is after VALUE (a backfill window); the
+                         saved cursor does not move
       --full-refresh     ignore the saved cursor and read everything
       --warehouse URL    land in this warehouse (overrides the sink url and ETL_WAREHOUSE_URL)
       --lock-wait D      wait this long for another run of the pipeline to finish (default 10s)
       --log-level LEVEL  debug, info, warn or error
       --log-format FMT   text or json
-  etl plan FILE [--since DATE] [--full-refresh] [--warehouse URL]
+  etl plan FILE [--since VALUE] [--full-refresh] [--warehouse URL]
                                                     what run would do: source, cursor, columns, checks, DDL
   etl history [--pipeline NAME] [--limit N] [--format table|json] [--warehouse URL]
+  etl state [NAME|FILE] [--format table|json] [--warehouse URL]
+                                                    saved cursors: value, type, when and by which run
+  etl state reset NAME|FILE [--yes]                 forget a cursor: the next run reads everything
+  etl state set NAME|FILE VALUE [--yes]             set a cursor (VALUE checked against its type)
   etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
   etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)
 

@@ -38,6 +38,9 @@ func cmdPlan(ctx context.Context, reg *engine.Registry, args []string, stdout, s
 	pl, err := p.Plan(ctx, reg, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "etl plan: %v\n", err)
+		if engine.IsUsage(err) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	writePlan(stdout, p, pl)

@@ -24,6 +24,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	fs.IntVar(&opts.Limit, "limit", 0, "stop after N source records")
 	fs.IntVar(&opts.BatchSize, "batch-size", 0, "records per batch (overrides batch_size)")
 	fs.StringVar(&opts.Since, "since", "", "read from this cursor value on (overrides the saved cursor)")
+	fs.StringVar(&opts.Until, "until", "", "skip records whose cursor is after this value; the saved cursor does not move")
 	fs.BoolVar(&opts.FullRefresh, "full-refresh", false, "ignore the saved cursor")
 	fs.StringVar(&opts.WarehouseURL, "warehouse", "", "warehouse URL (overrides the sink url and ETL_WAREHOUSE_URL)")
 	fs.DurationVar(&opts.LockWait, "lock-wait", 10*time.Second, "how long to wait for another run of the pipeline to finish")
@@ -45,8 +46,8 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 		fmt.Fprintln(stderr, "etl run: --limit must be ≥ 0 and --batch-size between 1 and 100000")
 		return exitUsage
 	}
-	if opts.Since != "" && opts.FullRefresh {
-		fmt.Fprintln(stderr, "etl run: --since and --full-refresh contradict each other; give one")
+	if (opts.Since != "" || opts.Until != "") && opts.FullRefresh {
+		fmt.Fprintln(stderr, "etl run: --since/--until and --full-refresh contradict each other; give one")
 		return exitUsage
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
@@ -63,6 +64,10 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "etl run: %s is invalid; nothing was run\n", files[0])
 		return exitFailed
+	}
+	if err := p.CheckOptions(opts); err != nil {
+		fmt.Fprintf(stderr, "etl run: %v; nothing was run\n", err)
+		return exitUsage
 	}
 
 	if *cpuProfile != "" {
