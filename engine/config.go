@@ -60,6 +60,7 @@ type sinkConfig struct {
 	Table    string          `hcl:"table"`
 	Key      []string        `hcl:"key,optional"`
 	Mode     *string         `hcl:"mode,optional"`
+	Verify   *bool           `hcl:"verify_unchanged,optional"`
 	Columns  []columnsConfig `hcl:"columns,block"`
 	DefRange hcl.Range       `hcl:",def_range"`
 	Body     hcl.Body        `hcl:",body"`

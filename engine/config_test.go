@@ -161,3 +161,26 @@ func TestColumnTypesAreInferred(t *testing.T) {
 	assert.Equal(t, "crm", p.Sink.Table.Schema)
 	assert.Equal(t, "contacts", p.Sink.Table.Name)
 }
+
+func TestVerifyUnchangedReachesTheTable(t *testing.T) {
+	for _, tt := range []struct {
+		attr string
+		want bool
+	}{{"", false}, {"verify_unchanged = true", true}, {"verify_unchanged = false", false}} {
+		src := []byte(`pipeline "p" {
+  system = "s"
+  entity = "e"
+  source "inline" { records = [] }
+  map { id = "int(record.id)" }
+  sink "warehouse" {
+    table = "t"
+    key   = ["id"]
+    ` + tt.attr + `
+  }
+}
+`)
+		p, diags := engine.NewLoader(testRegistry()).LoadSource("p.hcl", src)
+		require.False(t, diags.HasErrors(), "%v", diags)
+		assert.Equal(t, tt.want, p.Sink.Table.VerifyUnchanged, tt.attr)
+	}
+}

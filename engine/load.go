@@ -396,6 +396,7 @@ func (l *Loader) buildSink(sc *sinkConfig, cols []*MappedColumn, declared []stri
 		seen[k] = true
 	}
 	spec.Table.Key = sc.Key
+	spec.Table.VerifyUnchanged = sc.Verify != nil && *sc.Verify
 	if spec.Table.Mode == ModeUpsert && len(sc.Key) == 0 {
 		diags = append(diags, errorAt(sc.DefRange, "Missing key",
 			`mode = "upsert" needs the key columns that identify a row, e.g. key = ["id"]; or use mode = "append".`))

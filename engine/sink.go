@@ -51,6 +51,10 @@ type Table struct {
 	Key     []string // column names; required for upsert
 	Mode    Mode
 	RunID   int64 // the run loading it (replace mode names its new table after it)
+	// VerifyUnchanged (sink verify_unchanged = true) makes an upsert compare
+	// every row with the stored one, never skipping a row as unchanged by the
+	// hash the sink kept of what it last wrote.
+	VerifyUnchanged bool
 }
 
 // QualifiedName is "schema.name", or "name" without a schema, unquoted; for

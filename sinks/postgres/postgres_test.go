@@ -679,6 +679,8 @@ func TestPlanTableShowsWhatPrepareWouldRunIntegration(t *testing.T) {
 	assert.Equal(t, []string{
 		`CREATE SCHEMA IF NOT EXISTS "` + schema + `"`,
 		"CREATE TABLE \"" + schema + "\".\"people\" (\n\t\"id\" bigint,\n\t\"name\" text,\n\tPRIMARY KEY (\"id\")\n)",
+		`CREATE TRIGGER etl_row_hash_edited AFTER UPDATE OR DELETE OR TRUNCATE ON "` + schema + `"."people" FOR EACH STATEMENT EXECUTE FUNCTION ` +
+			journalSchema(t, w) + `.etl_row_hash_edited()`,
 	}, ddl)
 	var n int
 	require.NoError(t, w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n))
@@ -1005,7 +1007,14 @@ func TestUpsertDirectCopyFallsBackToStagingIntegration(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, engine.Counts{Created: 1, Unchanged: 1}, counts)
 		assert.Equal(t, [][]any{{int64(1), "a"}, {int64(2), "b"}}, readRows(t, w, tb))
-		assert.Equal(t, []string{"copy", "with"}, how())
+		assert.Equal(t, []string{"copy", "copy"}, how(), "the unchanged row is known by its hash and not sent: the new one is COPYed straight in")
+		assert.True(t, w.plan(tb).direct)
+
+		counts, err = w.Write(ctx, tb, origins(tb, []any{int64(3), "c"}, []any{int64(1), "A"}))
+		require.NoError(t, err)
+		assert.Equal(t, engine.Counts{Created: 1, Updated: 1}, counts)
+		assert.Equal(t, [][]any{{int64(1), "A"}, {int64(2), "b"}, {int64(3), "c"}}, readRows(t, w, tb))
+		assert.Equal(t, []string{"copy", "copy", "with"}, how(), "a changed row undoes the direct COPY")
 	})
 
 	t.Run("concurrent batches of one key", func(t *testing.T) {

@@ -162,7 +162,10 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 				if plan.direct, err = directCopyable(ctx, tx, t); err != nil {
 					return err
 				}
-				plan.filter, err = typesAsCreated(ctx, tx, t)
+				if plan.filter, err = typesAsCreated(ctx, tx, t); err != nil {
+					return err
+				}
+				plan.hashes, err = prepareHashes(ctx, tx, t, plan.direct)
 				return err
 			})
 		})
@@ -216,8 +219,18 @@ func directCopyable(ctx context.Context, tx pgx.Tx, t engine.Table) (bool, error
 // upsertPlan is what Prepare learned of an upsert's table, for the run's
 // batches.
 type upsertPlan struct {
-	direct bool // it was empty: COPY straight into it (see copyDirect)
-	filter bool // its types are the sink's own: leave unchanged rows out (see upsertSQL)
+	direct bool  // it was empty: COPY straight into it (see copyDirect)
+	filter bool  // its types are the sink's own: leave unchanged rows out (see upsertSQL)
+	hashes int32 // its etl_row_hash_tables id: skip rows by their hash (see hash.go); 0: no
+}
+
+// beginSQL begins a Write's transaction; on a hashed table, marked as the
+// sink's own write, which the edit trigger ignores.
+func (w *Warehouse) beginSQL(t engine.Table) string {
+	if w.plan(t).hashes != 0 {
+		return "BEGIN; " + sinkWriteSQL
+	}
+	return "BEGIN"
 }
 
 // plan returns what Prepare noted for t's destination.
@@ -328,7 +341,12 @@ func tableDDL(ctx context.Context, tx pgx.Tx, t engine.Table) ([]string, error) 
 		if t.Mode != engine.ModeAppend && len(t.Key) > 0 {
 			defs = append(defs, "PRIMARY KEY ("+quoteList(t.Key)+")")
 		}
-		return append(stmts, "CREATE TABLE "+dest+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)"), nil
+		stmts = append(stmts, "CREATE TABLE "+dest+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)")
+		trigger, err := editTriggerDDL(ctx, tx, t, nil)
+		if trigger != "" {
+			stmts = append(stmts, trigger)
+		}
+		return stmts, err
 	}
 	adds, err := missingColumns(ctx, tx, t, *oid)
 	if err != nil {
@@ -340,6 +358,11 @@ func tableDDL(ctx context.Context, tx pgx.Tx, t engine.Table) ([]string, error) 
 	if t.Mode == engine.ModeUpsert {
 		if err := checkUpsertIndex(ctx, tx, t, *oid); err != nil {
 			return nil, err
+		}
+		if trigger, err := editTriggerDDL(ctx, tx, t, oid); err != nil {
+			return nil, err
+		} else if trigger != "" {
+			stmts = append(stmts, trigger)
 		}
 	}
 	if t.Mode == engine.ModeReplace {
@@ -505,7 +528,7 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	}
 	// The rows are the transaction's first statements: rolling it back
 	// loses nothing else.
-	if _, err := c.Exec(ctx, "ROLLBACK; BEGIN"); err != nil {
+	if _, err := c.Exec(ctx, "ROLLBACK; "+w.beginSQL(t)); err != nil {
 		return engine.Counts{}, fmt.Errorf("roll back the refused rows: %w", err)
 	}
 	counts, failed, err := rowByRow(ctx, c, t, b)
@@ -513,6 +536,11 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 		return engine.Counts{}, err
 	}
 	var end tail
+	if id := w.plan(t).hashes; id != 0 {
+		// Every row went again, one at a time: the keys are seen, no hash
+		// is stored (a stored hash only ever describes a row written whole).
+		newHashedBatch(t, id, b.Rows).queue(&end, b.RunID, false)
+	}
 	w.queueEnd(&end, b, failed)
 	if err := end.send(ctx, c); err != nil {
 		return engine.Counts{}, err
@@ -529,24 +557,39 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 		upsert                     bool
 		distinct, created, updated int
 	)
-	if len(b.Rows) == 0 {
+	rows, skipped := b.Rows, 0
+	var hashed *hashedBatch
+	if id := w.plan(t).hashes; id != 0 && len(b.Rows) > 0 {
+		hashed = newHashedBatch(t, id, b.Rows)
+		var err error
+		if rows, skipped, err = hashed.begin(ctx, c, b.Rows); err != nil {
+			return engine.Counts{}, err
+		}
+	}
+	switch {
+	case len(b.Rows) == 0:
 		end.add("BEGIN", nil, exec, failure("begin"))
-	} else {
+	case hashed == nil:
 		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
 			return engine.Counts{}, fmt.Errorf("begin: %w", err)
 		}
-		landed, err := w.bulk(ctx, c, t, staging, b.Rows)
+	}
+	if len(rows) > 0 {
+		landed, err := w.bulk(ctx, c, t, staging, rows)
 		if err != nil {
 			return engine.Counts{}, err
 		}
 		if landed {
-			counts.Created = len(b.Rows)
+			counts.Created = len(rows)
 		} else {
 			upsert = true
 			end.add(upsertSQL(t, staging, w.plan(t).filter), nil, func(br pgx.BatchResults) error {
 				return br.QueryRow().Scan(&distinct, &created, &updated)
 			}, func(err error) error { return &rowsError{fmt.Errorf("upsert: %w", err)} })
 		}
+	}
+	if hashed != nil {
+		hashed.queue(&end, b.RunID, true)
 	}
 	w.queueEnd(&end, b, nil)
 	if err := end.send(ctx, c); err != nil {
@@ -555,10 +598,11 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 	if upsert {
 		counts = engine.Counts{
 			Created:   created,
-			Updated:   updated + len(b.Rows) - distinct, // superseded duplicates count as updated
+			Updated:   updated + len(rows) - distinct, // superseded duplicates count as updated
 			Unchanged: distinct - created - updated,
 		}
 	}
+	counts.Unchanged += skipped
 	return counts, nil
 }
 
@@ -749,7 +793,7 @@ func (w *Warehouse) copyDirect(ctx context.Context, c *pgx.Conn, t engine.Table,
 			return false, &rowsError{fmt.Errorf("copy: %w", err)}
 		}
 		w.stopDirect(t)
-		if _, err := c.Exec(ctx, "ROLLBACK; BEGIN"); err != nil {
+		if _, err := c.Exec(ctx, "ROLLBACK; "+w.beginSQL(t)); err != nil {
 			return false, fmt.Errorf("roll back the direct copy: %w", err)
 		}
 		return false, nil
