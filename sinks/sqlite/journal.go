@@ -29,6 +29,13 @@ func (w *Warehouse) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink sqlite: migrate: %w", err)
 	}
+	if w.scratch == "" { // Inspect's scratch database is this process's alone
+		unlock, err := lockInit(ctx, w.file)
+		if err != nil {
+			return fmt.Errorf("sink sqlite: migrate: %w", err)
+		}
+		defer unlock()
+	}
 	applied, err := w.appliedVersions(ctx)
 	if err != nil {
 		return fmt.Errorf("sink sqlite: migrate: %w", err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/etl-dev/etl/engine"
 )
@@ -87,4 +88,55 @@ func lockFileName(pipeline string) string {
 	}
 	sum := sha256.Sum256([]byte(pipeline))
 	return string(b) + "-" + hex.EncodeToString(sum[:6]) + ".lock"
+}
+
+// initLockName is the file of the creation lock, in the run locks' folder; a
+// pipeline's lock file never starts with a dot (see lockFileName).
+const initLockName = ".init.lock"
+
+// initLockMaxWait bounds the wait for another process's creation or
+// migration, which takes milliseconds (a migration waits at most
+// busyTimeoutMS for a running load's write lock).
+const initLockMaxWait = 2 * time.Minute
+
+// lockInit serializes the creation of the database file and its migration
+// between processes (and Warehouses), waiting its turn: SQLite answers
+// SQLITE_BUSY at once, without waiting out busy_timeout, to a connection
+// that switches a new file to WAL while another does the same, so two runs
+// started together on a new file could fail. It returns the release. Where
+// the system has no file locks, it does not wait and relies on busy_timeout.
+func lockInit(ctx context.Context, file string) (func(), error) {
+	dir := file + ".locks"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creation lock: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, initLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("creation lock: %w", err)
+	}
+	deadline := time.Now().Add(initLockMaxWait)
+	wait := time.Millisecond
+	for {
+		err := lockFile(f)
+		if err == nil {
+			return func() { unlockFile(f); f.Close() }, nil
+		}
+		if !errors.Is(err, errWouldBlock) {
+			f.Close()
+			return func() {}, nil // no file locks here
+		}
+		if !time.Now().Before(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("creation lock: another process has been creating or migrating the database for %s (%s)", initLockMaxWait, f.Name())
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, fmt.Errorf("creation lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }

@@ -136,6 +136,11 @@ func open(ctx context.Context, rawURL string) (*Warehouse, error) {
 		"query_only(1)",
 	)
 
+	unlock, err := lockInit(ctx, file)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: open %s: %w", name, err)
+	}
+	defer unlock()
 	db, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sink sqlite: open %s: %w", name, err)
