@@ -9,6 +9,15 @@ import (
 
 type fileConfig struct {
 	Pipelines []pipelineConfig `hcl:"pipeline,block"`
+	// Connections and variables are read for the whole folder (see
+	// connection.go); here they are only allowed.
+	Connections []definitionBlock `hcl:"connection,block"`
+	Variables   []definitionBlock `hcl:"variable,block"`
+}
+
+type definitionBlock struct {
+	Name   string   `hcl:"name,label"`
+	Remain hcl.Body `hcl:",remain"`
 }
 
 type pipelineConfig struct {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agext/levenshtein"
@@ -27,6 +28,9 @@ type Pipeline struct {
 	Entity      string
 	Description string
 	File        string // the file it was loaded from
+	// Environment is the active environment the pipeline was loaded for
+	// (ETL_ENV, or the --var-file's name); "" when none was chosen.
+	Environment string
 	BatchSize   int
 	Location    *time.Location
 
@@ -74,11 +78,25 @@ type Loader struct {
 	Strict bool
 	// LookupEnv reads environment variables; os.LookupEnv by default.
 	LookupEnv func(string) (string, bool)
+	// Definitions makes a file holding only connection and variable blocks
+	// valid, with a nil pipeline (etl validate); otherwise loading one is an
+	// error, since there is nothing to run.
+	Definitions bool
+	// Environment names the active environment (ETL_ENV by default); see
+	// variables.go for how it picks variable values.
+	Environment string
+	// VarFiles are variable files given explicitly (--var-file); they take
+	// the place of the environment's envs/NAME.hcl.
+	VarFiles []string
+
+	defMu    sync.Mutex
+	defs     map[string]*definitions // by folder
+	reported map[string]bool         // definitions' diagnostics returned already (once)
 }
 
 // NewLoader returns a loader that resolves source and sink kinds in reg.
 func NewLoader(reg *Registry) *Loader {
-	return &Loader{registry: reg, parser: hclparse.NewParser(), LookupEnv: os.LookupEnv}
+	return &Loader{registry: reg, parser: hclparse.NewParser(), LookupEnv: os.LookupEnv, Environment: os.Getenv("ETL_ENV")}
 }
 
 // Files returns the files read so far, by name, for printing diagnostics.
@@ -108,11 +126,21 @@ func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics
 	}
 	cenv := &configEnv{dir: filepath.Dir(path), lookup: l.LookupEnv, strict: l.Strict}
 	ctx := cenv.evalContext()
+	defs := l.definitionsFor(filepath.Dir(path))
+	env, vdiags := l.setVariables(ctx, defs, filepath.Dir(path))
+	diags = append(diags, l.once(append(defs.diags, vdiags...))...)
 
 	var fc fileConfig
 	diags = append(diags, gohcl.DecodeBody(f.Body, ctx, &fc)...)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if len(fc.Pipelines) == 0 && len(fc.Connections)+len(fc.Variables) > 0 {
+		if l.Definitions {
+			return nil, diags
+		}
+		return nil, append(diags, errorAt(f.Body.MissingItemRange(), "Not a pipeline file",
+			"This file holds only connection and variable blocks, which the pipelines beside it use; run or plan one of those pipeline files."))
 	}
 	if len(fc.Pipelines) != 1 {
 		rng := f.Body.MissingItemRange()
@@ -127,8 +155,11 @@ func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics
 		})
 	}
 	pc := fc.Pipelines[0]
-	p, pdiags := l.build(path, &pc, ctx)
+	p, pdiags := l.build(path, &pc, ctx, defs)
 	diags = append(diags, pdiags...)
+	if p != nil {
+		p.Environment = env
+	}
 	for _, name := range cenv.missing {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
@@ -147,7 +178,7 @@ func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*Pipeline, hcl.Diagnostics) {
+func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, defs *definitions) (*Pipeline, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	p := &Pipeline{
 		Name:        pc.Name,
@@ -204,8 +235,14 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext) (*
 				fmt.Sprintf("There is no source %q.%s Source kinds: %s.", sc.Kind, didYouMean(sc.Kind, l.registry.SourceKinds()), strings.Join(l.registry.SourceKinds(), ", "))))
 			break
 		}
-		src, sdiags := factory(sc.Remain, ctx, PluginContext{
+		body, conn, cdiags := l.sourceBody(&sc, defs, ctx)
+		diags = append(diags, cdiags...)
+		if body == nil {
+			break
+		}
+		src, sdiags := factory(body, ctx, PluginContext{
 			Pipeline:    pc.Name,
+			Connection:  conn,
 			Dir:         filepath.Dir(path),
 			DefRange:    sc.DefRange,
 			Expressions: &Expressions{c: newCompiler(p.Location, nil)},

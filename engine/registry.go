@@ -12,6 +12,7 @@ type Registry struct {
 	sources map[string]SourceFactory
 	sinks   map[string]SinkDriver // by URL scheme
 	drivers map[string]SinkDriver // by name
+	shared  sharedStore           // what pipelines on one connection share
 }
 
 // NewRegistry returns an empty registry.

@@ -216,9 +216,11 @@ type Closer interface {
 
 // PluginContext is what a plugin's constructor may need besides its body.
 type PluginContext struct {
-	Pipeline string    // the pipeline's name
-	Dir      string    // directory of the pipeline file; relative paths are relative to it
-	DefRange hcl.Range // the block's header, for diagnostics about the block as a whole
+	Pipeline string // the pipeline's name
+	// Connection is the connection the source block names; nil when none.
+	Connection *Connection
+	Dir        string    // directory of the pipeline file; relative paths are relative to it
+	DefRange   hcl.Range // the block's header, for diagnostics about the block as a whole
 	// Expressions compiles expr code with the pipeline's function library.
 	Expressions *Expressions
 	// Location is the pipeline's timezone, for naive date-times.

@@ -1,7 +1,9 @@
 # ActiveProspect LeadConduit events (GET /events), oldest first.
 #
-# HTTP basic auth with the API key as the password; Accept: application/json is
-# required (without it LeadConduit answers 403 "misconfigured csrf"). The
+# HTTP basic auth (connections/activeprospect.hcl: the user from
+# LEADCONDUIT_API_USER, "API" by default; the API key as the password).
+# Accept: application/json is required (without it LeadConduit answers 403
+# "misconfigured csrf"). The
 # response is a bare JSON array. Paging sends sort=asc and the last event's id
 # as after_id (exclusive), up to 1000 a page, and stops on a short page.
 # Event ids are ObjectIds, which sort by creation time, so the id is the
@@ -16,7 +18,8 @@ pipeline "activeprospect_events" {
   mask       = ["vars"] # the lead's personal data stays out of etl_rejects
 
   source "rest" {
-    url = "${env("LEADCONDUIT_API_URL", "https://app.leadconduit.com")}/events"
+    connection = "activeprospect" # connections/activeprospect.hcl: base URL, basic auth (user from LEADCONDUIT_API_USER), retry
+    url        = "/events"
     query = {
       sort     = "asc"
       limit    = 1000
@@ -26,19 +29,9 @@ pipeline "activeprospect_events" {
     key     = "record.id"
     ordered = true # sort=asc by id, and id is the cursor
 
-    auth "basic" {
-      username = "API"
-      password = env("LEADCONDUIT_API_KEY")
-    }
-
     paginate "after_id" {
       field = "record.id"
       limit = 1000
-    }
-
-    retry {
-      attempts = 6
-      max_wait = "2m"
     }
   }
 

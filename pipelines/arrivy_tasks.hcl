@@ -18,7 +18,8 @@ pipeline "arrivy_tasks" {
   ]
 
   source "rest" {
-    url = "${env("ARRIVY_API_URL", "https://app.arrivy.com/api")}/tasks"
+    connection = "arrivy" # connections/arrivy.hcl: base URL, auth headers, retry
+    url        = "/tasks"
     query = {
       from     = env("ARRIVY_TASKS_FROM", "2015-01-01T00:00:00+00:00")
       to       = "{{ now().AddDate(1, 0, 0).UTC().Format('2006-01-02T15:04:05Z07:00') }}"
@@ -27,18 +28,8 @@ pipeline "arrivy_tasks" {
     records = "type(body) == 'array' ? body : (body?.results ?? body?.data)"
     key     = "record.id == nil ? nil : string(record.id)"
 
-    auth "headers" {
-      X-Auth-Key   = env("ARRIVY_AUTH_KEY")
-      X-Auth-Token = env("ARRIVY_AUTH_TOKEN")
-    }
-
     paginate "page" {
       stop = "type(body) == 'map' && body?.has_next == false"
-    }
-
-    retry {
-      attempts = 6
-      max_wait = "2m"
     }
   }
 

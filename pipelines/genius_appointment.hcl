@@ -11,7 +11,7 @@ pipeline "genius_appointment" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn                = env("GENIUS_MYSQL_DSN")
+    connection         = "genius"
     query              = <<-SQL
       SELECT a.id, a.prospect_id, a.prospect_source_id, a.user_id, a.type_id,
              a.date, a.time, a.duration, a.address1, a.address2, a.city, a.state,
@@ -31,9 +31,7 @@ pipeline "genius_appointment" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id                    = "int(record.id)"

@@ -9,8 +9,8 @@ pipeline "genius_appointment_outcome" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "appointment_outcome"
+    connection = "genius"
+    table      = "appointment_outcome"
     columns = [
       "id", "type_id", "label", "is_active", "created_at", "updated_at",
     ]
@@ -19,9 +19,7 @@ pipeline "genius_appointment_outcome" {
     fallback_column    = "created_at"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     id         = "int(record.id)"

@@ -7,8 +7,8 @@ pipeline "genius_appointment_type" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "appointment_type"
+    connection = "genius"
+    table      = "appointment_type"
     columns = [
       "id", "label", "is_active",
     ]

@@ -9,8 +9,8 @@ pipeline "genius_division" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "division"
+    connection = "genius"
+    table      = "division"
     columns = [
       "id", "group_id", "region_id", "label", "abbreviation", "is_utility", "is_corp",
       "is_omniscient", "is_inactive", "account_scheduler_id", "created_at", "updated_at",
@@ -20,9 +20,7 @@ pipeline "genius_division" {
     fallback_column    = "created_at"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     id                   = "int(record.id)"

@@ -10,8 +10,8 @@ pipeline "genius_division_group" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "division_group"
+    connection = "genius"
+    table      = "division_group"
     columns = [
       "id", "group_label", "region", "default_time_zone_name", "intern_payroll_start",
       "painter_payroll_start", "is_active", "cc_profile_id", "mes_profile_id",
@@ -23,9 +23,7 @@ pipeline "genius_division_group" {
     fallback_column    = "created_at"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     id                     = "int(record.id)"

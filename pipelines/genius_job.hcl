@@ -10,8 +10,8 @@ pipeline "genius_job" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "job"
+    connection = "genius"
+    table      = "job"
     columns = [
       "id", "client_cid", "prospect_id", "division_id", "user_id", "production_user_id",
       "contract_number", "contract_date", "contract_amount", "sold_user_id", "sold_date",
@@ -22,9 +22,7 @@ pipeline "genius_job" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id                 = "int(record.id)"

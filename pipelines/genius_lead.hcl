@@ -13,8 +13,8 @@ pipeline "genius_lead" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "lead"
+    connection = "genius"
+    table      = "lead"
     columns = [
       "lead_id", "first_name", "last_name", "email", "phone1", "address1", "city",
       "state", "zip", "source", "added_by", "division", "notes", "status",
@@ -25,9 +25,7 @@ pipeline "genius_lead" {
     fallback_column    = "added_on"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     lead_id                  = "int(record.lead_id)"

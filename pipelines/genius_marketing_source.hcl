@@ -9,8 +9,8 @@ pipeline "genius_marketing_source" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "marketing_source"
+    connection = "genius"
+    table      = "marketing_source"
     columns = [
       "id", "type_id", "label", "description", "start_date", "end_date", "add_user_id",
       "add_date", "is_active", "is_allow_lead_modification", "updated_at",
@@ -20,9 +20,7 @@ pipeline "genius_marketing_source" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id                         = "int(record.id)"

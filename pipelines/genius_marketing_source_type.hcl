@@ -9,8 +9,8 @@ pipeline "genius_marketing_source_type" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "marketing_source_type"
+    connection = "genius"
+    table      = "marketing_source_type"
     columns = [
       "id", "label", "description", "is_active", "list_order", "created_at",
       "updated_at",
@@ -20,9 +20,7 @@ pipeline "genius_marketing_source_type" {
     fallback_column    = "created_at"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     id          = "int(record.id)"

@@ -11,7 +11,7 @@ pipeline "genius_prospect" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn                = env("GENIUS_MYSQL_DSN")
+    connection         = "genius"
     query              = <<-SQL
       SELECT p.id, p.division_id, p.user_id, p.first_name, p.last_name,
              p.alt_first_name, p.alt_last_name, p.address1, p.address2, p.city,
@@ -28,9 +28,7 @@ pipeline "genius_prospect" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id                    = "int(record.id)"

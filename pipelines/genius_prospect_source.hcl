@@ -9,8 +9,8 @@ pipeline "genius_prospect_source" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "prospect_source"
+    connection = "genius"
+    table      = "prospect_source"
     columns = [
       "id", "prospect_id", "marketing_source_id", "source_date", "notes", "add_user_id",
       "add_date", "updated_at", "source_user_id",
@@ -20,9 +20,7 @@ pipeline "genius_prospect_source" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id                  = "int(record.id)"

@@ -9,8 +9,8 @@ pipeline "genius_quote" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "quote"
+    connection = "genius"
+    table      = "quote"
     columns = [
       "id", "prospect_id", "appointment_id", "job_id", "client_cid", "service_id",
       "label", "description", "amount", "expire_date", "status_id", "contract_file_id",
@@ -21,9 +21,7 @@ pipeline "genius_quote" {
     fallback_column    = "add_date"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_date"
-  }
+  incremental { cursor = "updated_at ?? add_date" }
 
   map {
     id               = "int(record.id)"

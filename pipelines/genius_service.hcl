@@ -9,8 +9,8 @@ pipeline "genius_service" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn   = env("GENIUS_MYSQL_DSN")
-    table = "service"
+    connection = "genius"
+    table      = "service"
     columns = [
       "id", "label", "is_active", "is_lead_required", "order_number", "created_at",
       "updated_at",
@@ -20,9 +20,7 @@ pipeline "genius_service" {
     fallback_column    = "created_at"
   }
 
-  incremental {
-    cursor = "updated_at ?? created_at"
-  }
+  incremental { cursor = "updated_at ?? created_at" }
 
   map {
     id               = "int(record.id)"

@@ -10,7 +10,7 @@ pipeline "genius_user_data" {
   timezone   = "UTC" # the zone Genius writes its DATETIME values in
 
   source "mysql" {
-    dsn                = env("GENIUS_MYSQL_DSN")
+    connection         = "genius"
     query              = <<-SQL
       SELECT u.user_id, u.division_id, u.title_id, u.manager_user_id, u.first_name,
              u.first_name_alt, u.last_name, u.email, u.personal_email, u.birth_date,
@@ -27,9 +27,7 @@ pipeline "genius_user_data" {
     fallback_column    = "add_datetime"
   }
 
-  incremental {
-    cursor = "updated_at ?? add_datetime"
-  }
+  incremental { cursor = "updated_at ?? add_datetime" }
 
   map {
     user_id                       = "int(record.user_id)"

@@ -7,27 +7,12 @@ pipeline "hubspot_companies" {
   batch_size = 500
 
   source "rest" {
-    url = "${env("HUBSPOT_API_URL", "https://api.hubapi.com")}/crm/v3/objects/companies"
+    connection = "hubspot" # connections/hubspot.hcl: base URL, token, paging, the account's rate budget, retry
+    url        = "/crm/v3/objects/companies"
     query = {
       limit      = 100
       archived   = false
       properties = "name,domain,industry,phone,address,city,state,zip,country,numberofemployees,annualrevenue,lifecyclestage,hubspot_owner_id,createdate,hs_lastmodifieddate"
-    }
-    records = "results"
-    key     = "record.id"
-
-    auth "bearer" {
-      token = env("HUBSPOT_TOKEN")
-    }
-
-    paginate "cursor" {
-      next  = "body.paging?.next?.after"
-      param = "after"
-    }
-
-    rate_limit {
-      requests = 100
-      per      = "10s"
     }
   }
 

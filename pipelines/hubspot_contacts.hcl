@@ -16,31 +16,12 @@ pipeline "hubspot_contacts" {
   mask        = ["properties"] # names, emails and phones stay out of etl_rejects
 
   source "rest" {
-    url = "${env("HUBSPOT_API_URL", "https://api.hubapi.com")}/crm/v3/objects/contacts"
+    connection = "hubspot" # connections/hubspot.hcl: base URL, token, paging, the account's rate budget, retry
+    url        = "/crm/v3/objects/contacts"
     query = {
       limit      = 100
       archived   = false
       properties = "email,firstname,lastname,phone,mobilephone,company,jobtitle,lifecyclestage,hs_lead_status,hubspot_owner_id,createdate,lastmodifieddate"
-    }
-    records = "results"
-    key     = "record.id"
-
-    auth "bearer" {
-      token = env("HUBSPOT_TOKEN") # a private app's access token
-    }
-
-    paginate "cursor" {
-      next  = "body.paging?.next?.after" # absent on the last page; a page may be empty and still carry one
-      param = "after"
-    }
-
-    rate_limit {
-      requests = 100 # the lowest plan's budget; HubSpot's headers slow us further
-      per      = "10s"
-    }
-    retry {
-      attempts = 6
-      max_wait = "2m"
     }
   }
 

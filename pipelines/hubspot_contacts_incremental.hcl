@@ -20,8 +20,9 @@ pipeline "hubspot_contacts_incremental" {
   mask        = ["properties"] # names, emails and phones stay out of etl_rejects
 
   source "rest" {
-    url    = "${env("HUBSPOT_API_URL", "https://api.hubapi.com")}/crm/v3/objects/contacts/search"
-    method = "POST"
+    connection = "hubspot" # connections/hubspot.hcl: base URL, token, retry; paging and budget are the search API's own
+    url        = "/crm/v3/objects/contacts/search"
+    method     = "POST"
     body = {
       limit      = 100
       properties = ["email", "firstname", "lastname", "phone", "mobilephone", "company", "jobtitle", "lifecyclestage", "hs_lead_status", "hubspot_owner_id", "createdate", "lastmodifieddate"]
@@ -34,12 +35,6 @@ pipeline "hubspot_contacts_incremental" {
           value = "{{ since == nil ? '0' : string(timestamp(since).UnixMilli()) }}"
         }]
       }]
-    }
-    records = "results"
-    key     = "record.id"
-
-    auth "bearer" {
-      token = env("HUBSPOT_TOKEN")
     }
 
     paginate "cursor" {
@@ -54,10 +49,6 @@ pipeline "hubspot_contacts_incremental" {
     rate_limit {
       requests = 4
       per      = "1s"
-    }
-    retry {
-      attempts = 6
-      max_wait = "2m"
     }
   }
 

@@ -7,28 +7,13 @@ pipeline "hubspot_deals" {
   batch_size = 500
 
   source "rest" {
-    url = "${env("HUBSPOT_API_URL", "https://api.hubapi.com")}/crm/v3/objects/deals"
+    connection = "hubspot" # connections/hubspot.hcl: base URL, token, paging, the account's rate budget, retry
+    url        = "/crm/v3/objects/deals"
     query = {
       limit        = 100
       archived     = false
       properties   = "dealname,amount,dealstage,pipeline,closedate,dealtype,hubspot_owner_id,createdate,hs_lastmodifieddate"
       associations = "companies,contacts"
-    }
-    records = "results"
-    key     = "record.id"
-
-    auth "bearer" {
-      token = env("HUBSPOT_TOKEN")
-    }
-
-    paginate "cursor" {
-      next  = "body.paging?.next?.after"
-      param = "after"
-    }
-
-    rate_limit {
-      requests = 100
-      per      = "10s"
     }
   }
 

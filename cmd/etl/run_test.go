@@ -314,6 +314,9 @@ func TestPlanWorksOnEveryShippedPipeline(t *testing.T) {
 	require.NotEmpty(t, files)
 	db := "sqlite://" + filepath.Join(t.TempDir(), "w.db")
 	for _, f := range files {
+		if engine.IsDefinitions(f) {
+			continue // connections/*.hcl: used by the pipelines, not run
+		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			code, out, errOut := runCLI(t, "plan", f, "--warehouse", db)
 			require.Equal(t, exitOK, code, "%s\n%s", out, errOut)

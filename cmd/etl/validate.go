@@ -38,6 +38,7 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 		return exitUsage
 	}
 	loader := engine.NewLoader(reg)
+	loader.Definitions = true // connections/*.hcl and the like are checked, not run
 	var all hcl.Diagnostics
 	invalid := 0
 	for _, f := range files {
@@ -101,7 +102,8 @@ func pipelineFiles(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && path != p && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+			// envs/ holds variable values (envs/sandbox.hcl), not pipelines.
+			if d.IsDir() && path != p && (d.Name() == "testdata" || d.Name() == "envs" || strings.HasPrefix(d.Name(), ".")) {
 				return filepath.SkipDir
 			}
 			if !d.IsDir() && strings.HasSuffix(path, ".hcl") && !strings.HasSuffix(path, ".test.hcl") {

@@ -276,7 +276,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Retry: retry, Timeout: timeout, SensitiveHeaders: sensitive})
+	s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Budget: rest.SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout, SensitiveHeaders: sensitive})
 	for _, v := range cfg.Secrets {
 		s.client.AddSecret(v)
 	}

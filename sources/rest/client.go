@@ -47,6 +47,10 @@ type Client struct {
 type ClientOptions struct {
 	Auth      *Authenticator
 	RateLimit *RateLimit
+	// Budget, when not nil, is a rate budget shared with other clients
+	// (those of every pipeline on one connection, see SharedBudget); it
+	// takes the place of RateLimit.
+	Budget *Budget
 	Retry     *Retry
 	// Timeout bounds one attempt, reading the body included; default 30s.
 	Timeout time.Duration
@@ -83,7 +87,11 @@ func NewClient(opts ClientOptions) *Client {
 	} else {
 		c.retry = DefaultRetry().policy()
 	}
-	c.throttle = newThrottle(opts.RateLimit)
+	if opts.Budget != nil {
+		c.throttle = opts.Budget.t
+	} else {
+		c.throttle = newThrottle(opts.RateLimit)
+	}
 	if opts.Auth != nil {
 		c.auth = opts.Auth.impl
 		for _, s := range opts.Auth.secrets {

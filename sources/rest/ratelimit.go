@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/etl-dev/etl/engine"
 )
 
 // RateLimitConfig is the schema of a `rate_limit {}` block: at most
@@ -23,6 +25,7 @@ type RateLimitConfig struct {
 	// applies; default 1, which keeps every window of Per within the budget.
 	Burst int `hcl:"burst,optional"`
 
+	DefRange      hcl.Range `hcl:",def_range"`
 	RequestsRange hcl.Range `hcl:"requests,attr_value_range"`
 	PerRange      hcl.Range `hcl:"per,attr_value_range"`
 	BurstRange    hcl.Range `hcl:"burst,attr_value_range"`
@@ -58,6 +61,29 @@ func (rc *RateLimitConfig) Build() (*RateLimit, hcl.Diagnostics) {
 		}
 	}
 	return rl, diags
+}
+
+// Budget is a request budget clients share: the client-side rate limit and
+// what the server's rate-limit headers last said (a 429's Retry-After, an
+// X-HubSpot-RateLimit-Remaining near 0), so one pipeline's answer from the
+// server slows every pipeline on the account.
+type Budget struct{ t *throttle }
+
+// SharedBudget returns the rate budget of a source whose rate_limit block
+// is rc (built as rl): when the block comes from the source's connection,
+// the one budget every pipeline on that connection shares in this process;
+// otherwise nil, and the client keeps a budget of its own. Across
+// processes, the server's rate-limit headers are the shared budget, and
+// each client honours them.
+func SharedBudget(pc engine.PluginContext, rc *RateLimitConfig, rl *RateLimit) *Budget {
+	if pc.Connection == nil || (rc != nil && !pc.Connection.Declares(rc.DefRange)) {
+		return nil
+	}
+	key := "rest.budget"
+	if rl != nil {
+		key = fmt.Sprintf("rest.budget %d/%s burst %d", rl.Requests, rl.Per, rl.Burst)
+	}
+	return pc.Connection.Shared(key, func() any { return &Budget{t: newThrottle(rl)} }).(*Budget)
 }
 
 // throttle paces requests: the client-side budget first, then whatever the

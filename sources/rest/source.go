@@ -33,8 +33,13 @@ func Register(r *engine.Registry) {
 // fields are filled by the decoder with where each attribute's value is,
 // for diagnostics.
 type Config struct {
-	// URL is the endpoint; it may hold {{ expr }} parts (see Query).
+	// URL is the endpoint; it may hold {{ expr }} parts (see Query). With
+	// BaseURL, a URL that is not absolute is a path under it.
 	URL string `hcl:"url"`
+	// BaseURL is what a relative url is joined to, e.g.
+	// "https://api.hubapi.com": it belongs to the account, so a connection
+	// holds it and each source adds its path.
+	BaseURL string `hcl:"base_url,optional"`
 	// Method is GET (default) or POST.
 	Method string `hcl:"method,optional"`
 	// Query holds the query parameters: an object of strings, numbers,
@@ -121,6 +126,9 @@ var pathRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]
 func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	x := pc.Expressions
+	if cfg.BaseURL != "" && !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
+		cfg.URL = strings.TrimRight(cfg.BaseURL, "/") + "/" + strings.TrimLeft(cfg.URL, "/")
+	}
 	s := &Source{rawURL: cfg.URL, pipeline: pc.Pipeline}
 
 	s.method = strings.ToUpper(cfg.Method)
@@ -205,7 +213,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	s.client = NewClient(ClientOptions{Auth: auth, RateLimit: rl, Retry: retry, Timeout: timeout})
+	s.client = NewClient(ClientOptions{Auth: auth, RateLimit: rl, Budget: SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout})
 	return s, diags
 }
 

@@ -172,7 +172,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 		return nil, diags
 	}
 	if s.url != "" {
-		s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Retry: retry, Timeout: timeout})
+		s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Budget: rest.SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout})
 	}
 	return s, diags
 }
