@@ -22,8 +22,10 @@ CREATE TABLE IF NOT EXISTS etl_row_hash (
 );
 
 -- The keys each batch of a run brought (written or left unchanged), in the
--- batch's transaction: what a full read saw, for deletes.
-CREATE TABLE IF NOT EXISTS etl_row_seen (
+-- batch's transaction: what a full read saw, for deletes. UNLOGGED: a batch
+-- that writes nothing else commits without a WAL flush; a server crash
+-- empties it (see sinks/postgres/README.md, "Seen keys").
+CREATE UNLOGGED TABLE IF NOT EXISTS etl_row_seen (
     run_id   bigint  NOT NULL,
     table_id integer NOT NULL,
     keys     text[]  NOT NULL

@@ -83,53 +83,59 @@ func editTriggerDDL(ctx context.Context, tx pgx.Tx, t engine.Table, oid *uint32)
 }
 
 // prepareHashes returns the etl_row_hash_tables id of t's table, 0 when its
-// rows are not to be recognised by hash (not hashable, or the edit trigger
-// is missing or disabled). It discards the table's stored hashes when
+// rows are not to be recognised by hash (not hashable, the edit trigger
+// missing or disabled, a server before PostgreSQL 12), and whether it has
+// stored hashes to look up. It discards the table's stored hashes when
 // another session edited the table since (the trigger's mark), when the
 // table is not the one they were taken of (dropped and created again), or
 // when it is empty, and forgets the seen keys of runs no longer running.
 // Prepare calls it in its transaction, after the table's DDL.
-func prepareHashes(ctx context.Context, tx pgx.Tx, t engine.Table, empty bool) (int32, error) {
+func prepareHashes(ctx context.Context, tx pgx.Tx, t engine.Table, empty bool) (id int32, stored bool, err error) {
 	if !hashable(t) {
-		return 0, nil
+		return 0, false, nil
 	}
 	name := destination(t).Sanitize()
 	var relid *uint32
 	var enabled bool
-	if err := tx.QueryRow(ctx, `SELECT c.oid, coalesce((SELECT tgenabled IN ('O', 'A') FROM pg_trigger WHERE tgrelid = c.oid AND tgname = $2), false)
+	if err := tx.QueryRow(ctx, `SELECT c.oid, current_setting('server_version_num')::int >= 120000
+			AND coalesce((SELECT tgenabled IN ('O', 'A') FROM pg_trigger WHERE tgrelid = c.oid AND tgname = $2), false)
 		FROM pg_class c WHERE c.oid = $1::regclass`, name, editTrigger).Scan(&relid, &enabled); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if !enabled {
-		return 0, nil
+		return 0, false, nil
 	}
-	var id int32
 	var known uint32
 	if err := tx.QueryRow(ctx, `INSERT INTO etl_row_hash_tables AS h (table_name, relid) VALUES ($1, $2)
 		ON CONFLICT (table_name) DO UPDATE SET relid = h.relid
 		RETURNING id, relid`, name, *relid).Scan(&id, &known); err != nil {
-		return 0, fmt.Errorf("register the table's row hashes: %w", err)
+		return 0, false, fmt.Errorf("register the table's row hashes: %w", err)
 	}
 	var edited bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM etl_row_hash_edits WHERE relid = $1)`, *relid).Scan(&edited); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if edited || known != *relid || empty {
 		if _, err := tx.Exec(ctx, `DELETE FROM etl_row_hash WHERE table_id = $1`, id); err != nil {
-			return 0, fmt.Errorf("discard the row hashes: %w", err)
+			return 0, false, fmt.Errorf("discard the row hashes: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM etl_row_hash_edits WHERE relid = $1 OR relid = $2`, *relid, known); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE etl_row_hash_tables SET relid = $2 WHERE id = $1`, id, *relid); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM etl_row_seen WHERE table_id = $1
 		AND run_id NOT IN (SELECT id FROM etl_sync_history WHERE status = 'running')`, id); err != nil {
-		return 0, fmt.Errorf("forget the keys earlier runs saw: %w", err)
+		return 0, false, fmt.Errorf("forget the keys earlier runs saw: %w", err)
 	}
-	return id, nil
+	if !edited && known == *relid && !empty {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM etl_row_hash WHERE table_id = $1)`, id).Scan(&stored); err != nil {
+			return 0, false, err
+		}
+	}
+	return id, stored, nil
 }
 
 // hashedBatch is a batch's rows with their keys and hashes.
@@ -254,16 +260,28 @@ func appendRow(b []byte, row []any) ([]byte, bool) {
 	return b, true
 }
 
+// customPlanSQL has the transaction's statements planned for their
+// arguments: a plan cached while etl_row_hash was small would scan it
+// whole for every batch once it is large.
+const customPlanSQL = "SET LOCAL plan_cache_mode = force_custom_plan"
+
 // lookupSQL fetches the stored hashes of a batch's keys: an index scan of
 // etl_row_hash's primary key.
 const lookupSQL = `SELECT key, row_hash FROM etl_row_hash WHERE table_id = $1 AND key = ANY($2::text[])`
 
 // begin begins the batch's transaction, marked as the sink's write (see
-// sinkWriteSQL), and marks the rows whose stored hash matches, in one round
-// trip. A key that comes more than once in the batch is always sent, so
-// that the last row of it wins as in the staging upsert. It returns the
-// rows to send and the number skipped.
-func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any) ([][]any, int, error) {
+// sinkWriteSQL), and, with lookup (the table had stored hashes when the run
+// began), marks the rows whose stored hash matches, in one round trip. A key
+// that comes more than once in the batch is always sent, so that the last
+// row of it wins as in the staging upsert. It returns the rows to send and
+// the number skipped.
+func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any, lookup bool) ([][]any, int, error) {
+	if !lookup {
+		if _, err := c.Exec(ctx, "BEGIN; "+sinkWriteSQL); err != nil {
+			return nil, 0, fmt.Errorf("begin: %w", err)
+		}
+		return rows, 0, nil
+	}
 	first := make(map[string]int, len(rows)) // key → its row, -1 when it comes twice
 	var keys []string
 	for i, ok := range h.ok {
@@ -280,14 +298,14 @@ func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any) ([][
 	batch := &pgx.Batch{}
 	batch.Queue("BEGIN")
 	batch.Queue(sinkWriteSQL)
+	batch.Queue(customPlanSQL)
 	batch.Queue(lookupSQL, h.table, keys)
 	br := c.SendBatch(ctx, batch)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, 0, fmt.Errorf("begin: %w", err)
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, 0, fmt.Errorf("begin: %w", err)
+	for range 3 {
+		if _, err := br.Exec(); err != nil {
+			return nil, 0, fmt.Errorf("begin: %w", err)
+		}
 	}
 	found, err := br.Query()
 	if err != nil {

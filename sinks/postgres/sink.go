@@ -165,7 +165,7 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 				if plan.filter, err = typesAsCreated(ctx, tx, t); err != nil {
 					return err
 				}
-				plan.hashes, err = prepareHashes(ctx, tx, t, plan.direct)
+				plan.hashes, plan.lookup, err = prepareHashes(ctx, tx, t, plan.direct)
 				return err
 			})
 		})
@@ -222,6 +222,7 @@ type upsertPlan struct {
 	direct bool  // it was empty: COPY straight into it (see copyDirect)
 	filter bool  // its types are the sink's own: leave unchanged rows out (see upsertSQL)
 	hashes int32 // its etl_row_hash_tables id: skip rows by their hash (see hash.go); 0: no
+	lookup bool  // it had stored hashes: look them up
 }
 
 // beginSQL begins a Write's transaction; on a hashed table, marked as the
@@ -559,10 +560,10 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 	)
 	rows, skipped := b.Rows, 0
 	var hashed *hashedBatch
-	if id := w.plan(t).hashes; id != 0 && len(b.Rows) > 0 {
-		hashed = newHashedBatch(t, id, b.Rows)
+	if plan := w.plan(t); plan.hashes != 0 && len(b.Rows) > 0 {
+		hashed = newHashedBatch(t, plan.hashes, b.Rows)
 		var err error
-		if rows, skipped, err = hashed.begin(ctx, c, b.Rows); err != nil {
+		if rows, skipped, err = hashed.begin(ctx, c, b.Rows, plan.lookup); err != nil {
 			return engine.Counts{}, err
 		}
 	}
