@@ -34,6 +34,8 @@ type RunOptions struct {
 	Progress func(Progress)
 	// Getenv reads ETL_WAREHOUSE_URL; os.Getenv by default.
 	Getenv func(string) string
+
+	replay *replaySource // set by Replay: the run reads the stored rejects
 }
 
 // Progress is a run's state after a batch.
@@ -74,6 +76,29 @@ type Result struct {
 	Err      error // why the run failed; nil unless Status is failed
 	// Counters are what the source counted besides records (ReadOptions.Count).
 	Counters map[string]int64
+	// Categories counts the records the run refused, new or already
+	// rejected, by category.
+	Categories map[RejectCategory]int64
+	// Mode is RunModeReplay for a replay (Pipeline.Replay), else RunModeRun.
+	Mode string
+}
+
+// countCategories adds the categories of the records b refused, the
+// database's among them (c), to r.Categories.
+func (r *Result) countCategories(b Batch, c Counts) {
+	add := func(cat RejectCategory, n int64) {
+		if n == 0 {
+			return
+		}
+		if r.Categories == nil {
+			r.Categories = map[RejectCategory]int64{}
+		}
+		r.Categories[cat] += n
+	}
+	for _, rej := range b.Rejects {
+		add(rej.Category, 1)
+	}
+	add(CategoryDatabase, int64(c.Failed+c.KnownFailed))
 }
 
 // Duration is how long the run took.
@@ -153,7 +178,10 @@ func (p *Pipeline) Run(ctx context.Context, reg *Registry, opts RunOptions) (*Re
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = p.redactLogger(log)
-	res := &Result{Pipeline: p.Name, Started: time.Now(), Status: StatusFailed}
+	res := &Result{Pipeline: p.Name, Started: time.Now(), Status: StatusFailed, Mode: RunModeRun}
+	if opts.replay != nil {
+		res.Mode = RunModeReplay
+	}
 	err := p.run(ctx, reg, opts, log, res)
 	res.Finished = time.Now()
 	if err != nil {
@@ -200,17 +228,24 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			return fmt.Errorf("lock pipeline %s: %w", p.Name, err)
 		}
 		defer unlock()
-		res.RunID, err = wh.StartRun(ctx, Run{
+		start := Run{
 			Pipeline: p.Name, System: p.System, Entity: p.Entity,
 			Endpoint: p.describeSource(), Started: time.Now(), // after any wait for the lock
 			Status: StatusRunning, Config: p.Config,
-		})
+		}
+		if opts.replay != nil {
+			if err := opts.replay.load(ctx, wh); err != nil {
+				return err
+			}
+			start.Mode, start.Endpoint = RunModeReplay, opts.replay.Describe()
+		}
+		res.RunID, err = wh.StartRun(ctx, start)
 		if err != nil {
 			return fmt.Errorf("record run start: %w", err)
 		}
 		// Whatever happens below, the run's row is finished.
 		defer func() {
-			fin := Run{ID: res.RunID, Finished: time.Now(), Status: res.Status, Tally: res.Tally, Metrics: map[string]any{
+			fin := Run{ID: res.RunID, Finished: time.Now(), Status: res.Status, Tally: res.Tally, Categories: res.Categories, Metrics: map[string]any{
 				"duration_ms":        time.Since(res.Started).Milliseconds(),
 				"records_per_second": rate(res.Tally.Processed, time.Since(res.Started)),
 				"batch_size":         p.batchSize(opts),
@@ -234,9 +269,11 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		res.Target = "nowhere (dry run)"
 	}
 
-	since, err := p.startCursor(ctx, wh, opts, sinceOpt)
-	if err != nil {
-		return err
+	var since any
+	if opts.replay == nil {
+		if since, err = p.startCursor(ctx, wh, opts, sinceOpt); err != nil {
+			return err
+		}
 	}
 	if since != nil {
 		log.Info("incremental run", "pipeline", p.Name, "since", Cursor{Value: since}.String())
@@ -355,8 +392,12 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	size := p.batchSize(opts)
+	var src Source = p.Source
+	if opts.replay != nil {
+		src = opts.replay
+	}
 	ordered := false
-	if o, ok := p.Source.(CursorOrdered); ok {
+	if o, ok := src.(CursorOrdered); ok {
 		ordered = o.CursorOrdered()
 	}
 
@@ -389,7 +430,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 		if st, ok := wh.(SourceStateStore); ok {
 			ropts.State = redactingState{st.SourceState(p.Name), p.redactor}
 		}
-		err := p.Source.Read(readCtx, ropts, func(r Record) error {
+		err := src.Read(readCtx, ropts, func(r Record) error {
 			if opts.Limit > 0 && n >= opts.Limit {
 				return errLimit
 			}
@@ -469,6 +510,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 				}
 				w.batch.Rows = append(w.batch.Rows, row)
 				w.batch.Origins = append(w.batch.Origins, rec)
+				if opts.replay != nil {
+					w.batch.Resolve = append(w.batch.Resolve, opts.replay.id(rec))
+				}
 			}
 			w.max = max
 			select {
@@ -494,8 +538,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 			w.batch.State = &Cursor{Value: best}
 		}
 		var c Counts
+		w.batch.Tally = w.tally
+		w.batch.pipeline = p
 		if wh != nil {
-			if len(w.batch.Rows) > 0 || len(w.batch.Rejects) > 0 || w.batch.State != nil {
+			if !w.batch.Empty() {
 				c, writeErr = wh.Write(ctx, table, w.batch)
 				if writeErr != nil {
 					writeErr = fmt.Errorf("sink %s: %w", table.QualifiedName(), writeErr)
@@ -513,15 +559,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 			best = w.max
 		}
 		batches++
+		res.Tally = res.Tally.Add(w.batch.Landed(c))
+		res.countCategories(w.batch, c)
 		t := &res.Tally
-		t.Processed += w.tally.Processed
-		t.Rejected += w.tally.Rejected
-		t.Skipped += w.tally.Skipped
-		t.Warned += w.tally.Warned
-		t.Created += int64(c.Created)
-		t.Updated += int64(c.Updated)
-		t.Unchanged += int64(c.Unchanged)
-		t.Failed += int64(c.Failed)
 		if p.MaxRejects.exceeded(t.Rejected+t.Failed, t.Processed, false) {
 			writeErr = budgetError(p.MaxRejects, t.Rejected+t.Failed, t.Processed)
 			cancel()
@@ -551,7 +591,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 
 	// The whole source was read and landed. An unordered source's cursor is
 	// saved only now, so an interrupted run never skips a record.
-	if !ordered && wh != nil && best != nil && newer(best, since) && opts.Limit == 0 && until == nil {
+	if !ordered && wh != nil && best != nil && newer(best, since) && opts.Limit == 0 && until == nil && opts.replay == nil {
 		st := &Cursor{Value: best}
 		if _, err := wh.Write(ctx, table, Batch{RunID: res.RunID, Pipeline: p.Name, State: st}); err != nil {
 			return fmt.Errorf("save cursor: %w", err)

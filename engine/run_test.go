@@ -24,6 +24,20 @@ func runInline(t *testing.T, records, checks string, opts engine.RunOptions) (*e
 func runInlineWith(t *testing.T, records, checks, settings string, opts engine.RunOptions) (*engine.Result, string, error) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "w.db")
+	res, err := runInlineAt(t, db, records, checks, settings, opts)
+	return res, db, err
+}
+
+// runInlineAt is runInlineWith into the SQLite warehouse db.
+func runInlineAt(t *testing.T, db, records, checks, settings string, opts engine.RunOptions) (*engine.Result, error) {
+	t.Helper()
+	p, reg := loadInline(t, db, records, checks, settings)
+	return p.Run(context.Background(), reg, opts)
+}
+
+// loadInline loads runInlineAt's pipeline and a registry to run it.
+func loadInline(t *testing.T, db, records, checks, settings string) (*engine.Pipeline, *engine.Registry) {
+	t.Helper()
 	src := fmt.Sprintf(`pipeline "p" {
   system     = "s"
   entity     = "e"
@@ -52,8 +66,7 @@ func runInlineWith(t *testing.T, records, checks, settings string, opts engine.R
 	sqlite.Register(reg)
 	p, diags := engine.NewLoader(reg).LoadSource("p.hcl", []byte(src))
 	require.False(t, diags.HasErrors(), "%v", diags)
-	res, err := p.Run(context.Background(), reg, opts)
-	return res, db, err
+	return p, reg
 }
 
 func query(t *testing.T, db, q string) string {

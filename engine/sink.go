@@ -2,7 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -68,10 +73,94 @@ func (t Table) QualifiedName() string {
 
 // Reject is one record that did not land, with why and where it came from.
 type Reject struct {
-	Pos    Position
-	Record string // the raw record (Record.RawText)
-	Check  string // the check or stage that refused it: "validate has_email", "map email", "source", "database"
-	Reason string
+	Pos      Position
+	Record   string // the raw record (Record.RawText), masked as the pipeline says
+	Check    string // the check or stage that refused it: "validate has_email", "map email", "source", "database"
+	Reason   string
+	Category RejectCategory
+	// Fields is the record's fields as JSON, what `etl rejects replay` runs
+	// through the pipeline's current map; empty when the source could not
+	// parse the record or the pipeline masks fields (a masked record cannot
+	// be replayed: its masked values are gone).
+	Fields string
+}
+
+// Fingerprint identifies the record of a reject across runs: its position
+// (file, line, key — not the page, whose URL may carry a paging token that
+// changes from run to run) and its raw record. Sinks keep one unresolved
+// reject per pipeline and fingerprint: a record rejected again by a later
+// run is recognised as already rejected instead of being stored twice.
+func (r Reject) Fingerprint() string {
+	h := sha256.New()
+	for _, part := range []string{r.Pos.File, strconv.Itoa(r.Pos.Line), r.Pos.Key, r.Record} {
+		h.Write([]byte(strconv.Itoa(len(part))))
+		h.Write([]byte{':'})
+		h.Write([]byte(part))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RejectCategory says at which stage a record was refused.
+type RejectCategory string
+
+// The reject categories.
+const (
+	// CategorySource: the source could not deliver the record whole (its
+	// error says it is the transport's: ErrorCategory returns this).
+	CategorySource RejectCategory = "source"
+	// CategoryParse: the source could not parse the record (a ragged CSV
+	// row, invalid UTF-8, a JSON value that is not an object).
+	CategoryParse RejectCategory = "parse"
+	// CategoryConversion: a map expression failed or its value does not fit
+	// the column's type (int("abc")), or the incremental cursor did not.
+	CategoryConversion RejectCategory = "conversion"
+	// CategoryValidation: a validate check refused the record, or its key is null.
+	CategoryValidation RejectCategory = "validation"
+	// CategoryDatabase: the database refused the row.
+	CategoryDatabase RejectCategory = "database"
+)
+
+// RejectCategories lists the categories in the order of a record's path.
+var RejectCategories = []RejectCategory{CategorySource, CategoryParse, CategoryConversion, CategoryValidation, CategoryDatabase}
+
+// ErrorCategory is the category of a record refused with err (Record.Err):
+// the category err names when it (or an error it wraps) has a
+// RejectCategory() method, else parse.
+func ErrorCategory(err error) RejectCategory {
+	var c interface{ RejectCategory() RejectCategory }
+	if errors.As(err, &c) {
+		return c.RejectCategory()
+	}
+	return CategoryParse
+}
+
+// RefusedReject is the reject of row i of b, which the database refused
+// with reason: what a sink stores for a refused row. Its record is masked
+// and redacted as the run's pipeline says.
+func (b Batch) RefusedReject(i int, reason string) Reject {
+	r := Reject{Check: "database", Reason: reason, Category: CategoryDatabase}
+	if i >= len(b.Origins) || b.Origins[i] == nil {
+		if i < len(b.Rows) {
+			r.Record = fmt.Sprint(b.Rows[i])
+		}
+		return r
+	}
+	rec := b.Origins[i]
+	r.Pos = rec.Pos
+	if b.pipeline == nil {
+		r.Record = rec.RawText()
+		if rec.Err == nil {
+			r.Fields = rec.FieldsJSON()
+		}
+		return r
+	}
+	p := b.pipeline
+	r.Record = p.Redact(p.rawRecord(rec))
+	r.Reason = p.Redact(reason)
+	if rec.Err == nil && len(p.Mask) == 0 {
+		r.Fields = p.Redact(rec.FieldsJSON())
+	}
+	return r
 }
 
 // Batch is what one Write lands atomically.
@@ -90,6 +179,39 @@ type Batch struct {
 	// State, when non-nil, is saved as the pipeline's cursor in the same
 	// transaction as the rows.
 	State *Cursor
+	// Tally is the engine's part of the batch's counts (processed, rejected,
+	// skipped, warned, recovered). When RunID is set, the sink adds the
+	// batch's whole tally (Landed) to the run's row in the sync history and
+	// sets its heartbeat, in the same transaction: an interrupted run shows
+	// what it landed, and when it last did.
+	Tally Tally
+	// Resolve, in a replay, is parallel to Rows: Resolve[i] is the id of
+	// the stored reject that Rows[i] came from (0: none). The sink marks
+	// the rejects of the rows that land as resolved by RunID, in the same
+	// transaction.
+	Resolve []int64
+
+	pipeline *Pipeline // masks and redacts the rows the database refuses
+}
+
+// Empty reports whether b has nothing for a sink to do.
+func (b Batch) Empty() bool {
+	return len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil && b.Tally == (Tally{})
+}
+
+// Landed is the batch's tally once the sink landed it with counts c: the
+// engine's counts with the sink's added, and the rejects the sink found
+// already stored moved from rejected and failed to already rejected.
+func (b Batch) Landed(c Counts) Tally {
+	t := b.Tally
+	t.Created = int64(c.Created)
+	t.Updated = int64(c.Updated)
+	t.Unchanged = int64(c.Unchanged)
+	t.Failed = int64(c.Failed)
+	t.Rejected -= int64(c.KnownRejected)
+	t.AlreadyRejected += int64(c.KnownRejected + c.KnownFailed)
+	t.Recovered += int64(c.Resolved)
+	return t
 }
 
 // Counts is what a sink did with a batch's rows.
@@ -100,11 +222,20 @@ type Counts struct {
 	// Failed rows were refused by the database even one at a time; the sink
 	// stored each in the rejects table with the database's message.
 	Failed int
+	// KnownRejected of the batch's Rejects, and KnownFailed of the rows the
+	// database refused (not in Failed), were already stored as unresolved
+	// rejects of the pipeline with the same Fingerprint: the sink updated
+	// their reason and last run instead of storing them again.
+	KnownRejected, KnownFailed int
+	// Resolved rows of the batch's Resolve landed, and their rejects were
+	// marked resolved.
+	Resolved int
 }
 
 // Add sums two counts.
 func (c Counts) Add(o Counts) Counts {
-	return Counts{c.Created + o.Created, c.Updated + o.Updated, c.Unchanged + o.Unchanged, c.Failed + o.Failed}
+	return Counts{c.Created + o.Created, c.Updated + o.Updated, c.Unchanged + o.Unchanged, c.Failed + o.Failed,
+		c.KnownRejected + o.KnownRejected, c.KnownFailed + o.KnownFailed, c.Resolved + o.Resolved}
 }
 
 // Sink lands batches in a warehouse table.
@@ -137,7 +268,7 @@ const (
 )
 
 // Tally counts a run's records. Processed = Created + Updated + Unchanged +
-// Rejected + Failed once the run is over.
+// Rejected + Failed + AlreadyRejected once the run is over.
 type Tally struct {
 	Processed int64 `json:"processed"`
 	Created   int64 `json:"created"`
@@ -149,6 +280,18 @@ type Tally struct {
 	Skipped int64 `json:"skipped"`
 	// Warned records failed a warn check but landed.
 	Warned int64 `json:"warned"`
+	// AlreadyRejected records were refused again, as an earlier run refused
+	// them: their reject is stored once and counts against no budget again.
+	AlreadyRejected int64 `json:"already_rejected"`
+	// Recovered records, in a replay, were rejects that now landed.
+	Recovered int64 `json:"recovered"`
+}
+
+// Add sums two tallies.
+func (t Tally) Add(o Tally) Tally {
+	return Tally{t.Processed + o.Processed, t.Created + o.Created, t.Updated + o.Updated, t.Unchanged + o.Unchanged,
+		t.Rejected + o.Rejected, t.Failed + o.Failed, t.Skipped + o.Skipped, t.Warned + o.Warned,
+		t.AlreadyRejected + o.AlreadyRejected, t.Recovered + o.Recovered}
 }
 
 // Run is one row of the sync history.
@@ -165,7 +308,50 @@ type Run struct {
 	Error    string
 	Config   string         // the pipeline's configuration, secrets redacted
 	Metrics  map[string]any // duration, rate, batches, …
+	// Mode is what kind of run it is: ModeRun ("" is taken as it), or ModeReplay.
+	Mode string
+	// Categories counts the records the run refused (new or already
+	// rejected) by RejectCategory.
+	Categories map[RejectCategory]int64
+	// Heartbeat is when the run last committed a batch (zero: never).
+	Heartbeat time.Time
 }
+
+// RunMode is r.Mode, RunModeRun when it is unset.
+func (r Run) RunMode() string {
+	if r.Mode == "" {
+		return RunModeRun
+	}
+	return r.Mode
+}
+
+// EncodeCategories is counts by category as the journal keeps them: a
+// JSON object, "{}" when there are none.
+func EncodeCategories(m map[RejectCategory]int64) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m) // string keys and integers always encode
+	return string(b)
+}
+
+// DecodeCategories reads EncodeCategories's text; nil when there are none.
+func DecodeCategories(s string) (map[RejectCategory]int64, error) {
+	var m map[RejectCategory]int64
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode reject categories: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// The run modes of the sync history.
+const (
+	RunModeRun    = "run"    // etl run
+	RunModeReplay = "replay" // etl rejects replay
+)
 
 // HistoryFilter selects runs for Journal.Runs.
 type HistoryFilter struct {
@@ -187,9 +373,11 @@ type Journal interface {
 	// StartRun records a new running run (r.ID is ignored) and returns its
 	// id. Runs of r.Pipeline still marked running (their process died; the
 	// caller holds the lock) are first marked failed with the error
-	// "interrupted".
+	// "interrupted", their counts as their last batch left them and their
+	// last heartbeat (else their start) as their end.
 	StartRun(ctx context.Context, r Run) (int64, error)
-	// FinishRun stores the run's end: r.Finished, r.Status, r.Tally, r.Error, r.Metrics.
+	// FinishRun stores the run's end: r.Finished, r.Status, r.Tally,
+	// r.Categories, r.Error, r.Metrics.
 	FinishRun(ctx context.Context, r Run) error
 	// State returns the pipeline's saved cursor, or nil when there is none.
 	State(ctx context.Context, pipeline string) (*Cursor, error)

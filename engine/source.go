@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -131,6 +132,37 @@ func (r *Record) RawText() string {
 		return fmt.Sprintf("%v", fields)
 	}
 	return string(b)
+}
+
+// FieldsJSON is the record's fields as a JSON object, what a replay decodes
+// back into a record (DecodeFields); "" when the record has no fields or
+// they do not encode.
+func (r *Record) FieldsJSON() string {
+	fields := r.Map()
+	if fields == nil {
+		return ""
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// DecodeFields reads FieldsJSON back into a record's fields: numbers stay
+// json.Number (as the JSON sources give them), a time.Time is its RFC 3339
+// text, which the date and time functions read alike.
+func DecodeFields(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode the stored fields: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("decode the stored fields: not a JSON object")
+	}
+	return m, nil
 }
 
 // ReadOptions are what the engine tells a source at the start of a run.

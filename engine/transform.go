@@ -72,7 +72,7 @@ type recordResult struct {
 // A non-nil error aborts the run (an abort check failed).
 func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	if rec.Err != nil {
-		return t.rejectRec(rec, "source", rec.Err.Error()), nil
+		return t.rejectRec(rec, ErrorCategory(rec.Err), "source", rec.Err.Error()), nil
 	}
 	// env["record"] is set below only where a program on the VM may read it
 	// (a column off its fast path, a check or cursor naming record); it may
@@ -87,12 +87,12 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 			t.env["record"] = t.fast.recordMap()
 			var err error
 			if out, err = t.vm.Run(col.Expr.program, t.env); err != nil {
-				return t.rejectRec(rec, "map "+col.Name, exprMessage(err)), nil
+				return t.rejectRec(rec, CategoryConversion, "map "+col.Name, exprMessage(err)), nil
 			}
 		}
 		v, err := convert(out, col.Type)
 		if err != nil {
-			return t.rejectRec(rec, "map "+col.Name, fmt.Sprintf("column %s (%s): %v", col.Name, col.Type, err)), nil
+			return t.rejectRec(rec, CategoryConversion, "map "+col.Name, fmt.Sprintf("column %s (%s): %v", col.Name, col.Type, err)), nil
 		}
 		row[i] = v
 		if !t.inEnv[i] {
@@ -111,16 +111,16 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	if t.p.Cursor != nil {
 		out, err := t.run(t.p.Cursor)
 		if err != nil {
-			return t.rejectRec(rec, "incremental cursor", exprMessage(err)), nil
+			return t.rejectRec(rec, CategoryConversion, "incremental cursor", exprMessage(err)), nil
 		}
 		cur, err := normalizeCursor(out)
 		if err != nil {
-			return t.rejectRec(rec, "incremental cursor", err.Error()), nil
+			return t.rejectRec(rec, CategoryConversion, "incremental cursor", err.Error()), nil
 		}
 		if cur != nil && t.since != nil {
 			c, err := compareCursor(cur, t.since)
 			if err != nil {
-				return t.rejectRec(rec, "incremental cursor", err.Error()), nil
+				return t.rejectRec(rec, CategoryConversion, "incremental cursor", err.Error()), nil
 			}
 			if c < 0 {
 				return recordResult{out: outSkip}, nil
@@ -136,7 +136,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	for _, chk := range t.p.Checks {
 		out, err := t.run(chk.Expr)
 		if err != nil {
-			return t.rejectRec(rec, "validate "+chk.Name, exprMessage(err)), nil
+			return t.rejectRec(rec, CategoryValidation, "validate "+chk.Name, exprMessage(err)), nil
 		}
 		if ok, _ := out.(bool); ok {
 			continue
@@ -147,7 +147,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 		case OnFailAbort:
 			return res, fmt.Errorf("validate %s: %s (%s)", chk.Name, chk.Message, rec.Pos)
 		default:
-			r := t.rejectRec(rec, "validate "+chk.Name, chk.Message)
+			r := t.rejectRec(rec, CategoryValidation, "validate "+chk.Name, chk.Message)
 			r.cursor = res.cursor
 			return r, nil
 		}
@@ -156,7 +156,7 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	// above had their say first.
 	for _, i := range t.keys {
 		if row[i] == nil {
-			r := t.rejectRec(rec, "map "+t.p.Columns[i].Name, fmt.Sprintf("key column %s is null", t.p.Columns[i].Name))
+			r := t.rejectRec(rec, CategoryValidation, "map "+t.p.Columns[i].Name, fmt.Sprintf("key column %s is null", t.p.Columns[i].Name))
 			r.cursor = res.cursor
 			return r, nil
 		}
@@ -176,13 +176,18 @@ func (t *transformer) run(p *Program) (any, error) {
 	return t.vm.Run(p.program, t.env)
 }
 
-func (t *transformer) rejectRec(rec *Record, check, reason string) recordResult {
-	return recordResult{out: outReject, reject: Reject{
-		Pos:    rec.Pos,
-		Record: t.p.Redact(t.p.rawRecord(rec)),
-		Check:  check,
-		Reason: t.p.Redact(reason),
-	}}
+func (t *transformer) rejectRec(rec *Record, cat RejectCategory, check, reason string) recordResult {
+	r := Reject{
+		Pos:      rec.Pos,
+		Record:   t.p.Redact(t.p.rawRecord(rec)),
+		Check:    check,
+		Reason:   t.p.Redact(reason),
+		Category: cat,
+	}
+	if rec.Err == nil && len(t.p.Mask) == 0 {
+		r.Fields = t.p.Redact(rec.FieldsJSON())
+	}
+	return recordResult{out: outReject, reject: r}
 }
 
 // exprMessage is an expr run-time error's message without expr's source

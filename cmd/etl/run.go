@@ -125,7 +125,7 @@ func summary(r *engine.Result, dry bool) string {
 		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written",
 			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate)
 	}
-	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned)}
+	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned), rejectsSummary(r)}
 	names := make([]string, 0, len(r.Counters))
 	for name := range r.Counters {
 		names = append(names, name)
@@ -146,8 +146,12 @@ func summary(r *engine.Result, dry bool) string {
 	if r.RunID > 0 {
 		run = fmt.Sprintf(" (run %d)", r.RunID)
 	}
-	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s in %s, %.0f records/s → %s",
-		status, r.Pipeline, run, t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, extra,
+	known := ""
+	if t.AlreadyRejected > 0 {
+		known = fmt.Sprintf(" + already rejected %d", t.AlreadyRejected)
+	}
+	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s%s in %s, %.0f records/s → %s",
+		status, r.Pipeline, run, t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, known, extra,
 		d.Round(time.Millisecond), rate, where)
 }
 

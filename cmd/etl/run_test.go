@@ -127,7 +127,7 @@ func TestRunPostgresIntegration(t *testing.T) {
 
 	code, out, errOut := runCLI(t, "run", pl)
 	require.Equal(t, exitPartial, code, "stdout: %s\nstderr: %s", out, errOut)
-	assert.Contains(t, out, "processed 250 = created 246 + updated 0 + unchanged 0 + rejected 4 + failed 0")
+	assert.Contains(t, out, "processed 250 = created 246 + updated 0 + unchanged 0 + rejected 4 + failed 0; rejects: parse 1, conversion 2, validation 1")
 
 	type rej struct {
 		Line  int32
@@ -151,10 +151,13 @@ func TestRunPostgresIntegration(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT amount::text FROM `+schema+`_crm.contacts WHERE id = 42`).Scan(&amount))
 	assert.Equal(t, "42.42", amount)
 
-	// The same file again, in full: every good row is unchanged.
+	// The same file again, in full: every good row is unchanged, and the bad
+	// rows are known: already rejected, not rejected again.
 	code, out, _ = runCLI(t, "run", pl, "--full-refresh")
-	require.Equal(t, exitPartial, code)
-	assert.Contains(t, out, "processed 250 = created 0 + updated 0 + unchanged 246 + rejected 4")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "success: contacts")
+	assert.Contains(t, out, "processed 250 = created 0 + updated 0 + unchanged 246 + rejected 0 + failed 0 + already rejected 4")
+	assert.Equal(t, int64(4), pgScalar[int64](t, url, `SELECT count(*) FROM etl_rejects`), "each bad row stored once")
 
 	// One row changed, one added, and the file run incrementally.
 	writeContacts(t, csvPath, 251, func(i int) string {
@@ -167,15 +170,16 @@ func TestRunPostgresIntegration(t *testing.T) {
 		return row(i)
 	})
 	code, out, _ = runCLI(t, "run", pl)
-	require.Equal(t, exitPartial, code, out)
+	require.Equal(t, exitOK, code, out)
 	// Rows at the saved cursor (inclusive) come again, unchanged; rows
-	// before it are skipped; bad rows without a cursor value are rejected again.
-	assert.Contains(t, out, "processed 9 = created 1 + updated 1 + unchanged 4 + rejected 3 + failed 0; skipped before cursor 242")
+	// before it are skipped; bad rows without a cursor value are met again,
+	// already rejected.
+	assert.Contains(t, out, "processed 9 = created 1 + updated 1 + unchanged 4 + rejected 0 + failed 0 + already rejected 3; skipped before cursor 242")
 	require.NoError(t, conn.QueryRow(ctx, `SELECT name FROM `+schema+`_crm.contacts WHERE id = 10`).Scan(&amount))
 	assert.Equal(t, "Renamed Ten", amount)
 
 	// The history's counts add up on every run.
-	rows, err = conn.Query(ctx, `SELECT status, processed, created + updated + unchanged + rejected + failed FROM etl_sync_history ORDER BY id`)
+	rows, err = conn.Query(ctx, `SELECT status, processed, created + updated + unchanged + rejected + failed + already_rejected FROM etl_sync_history ORDER BY id`)
 	require.NoError(t, err)
 	type hist struct {
 		Status    string
@@ -185,8 +189,8 @@ func TestRunPostgresIntegration(t *testing.T) {
 	hs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[hist])
 	require.NoError(t, err)
 	require.Len(t, hs, 3)
-	for _, h := range hs {
-		assert.Equal(t, "partial", h.Status)
+	for i, h := range hs {
+		assert.Equal(t, map[bool]string{true: "partial", false: "success"}[i == 0], h.Status)
 		assert.Equal(t, h.Processed, h.Sum)
 	}
 	cursor := pgScalar[string](t, url, `SELECT cursor_value FROM etl_state WHERE pipeline = 'contacts'`)

@@ -83,6 +83,9 @@ func Run(t *testing.T, h Harness) {
 		{"Append", s.appendMode},
 		{"Replace", s.replace},
 		{"Rejects", s.rejects},
+		{"KnownRejectsStoredOnce", s.knownRejects},
+		{"BatchCountsReachTheHistory", s.batchCounts},
+		{"ResolveReplayedRejects", s.resolve},
 		{"ColumnTypesRoundTrip", s.columnTypes},
 		{"PrepareAddsMissingColumns", s.prepareAddsColumns},
 		{"SchemaQualifiedTable", s.schemaQualified},
@@ -584,6 +587,161 @@ func (s suite) rejects(t *testing.T) {
 	_, err = w.Write(ctx, tb, b)
 	require.NoError(t, err)
 	assert.Len(t, s.h.Rejects(t, w, run), 4, "a batch of only rejects")
+}
+
+// unresolved lists the pipeline's unresolved rejects through engine.RejectStore.
+func unresolved(t *testing.T, w engine.Warehouse, pipeline string) []engine.StoredReject {
+	t.Helper()
+	rs, ok := w.(engine.RejectStore)
+	require.True(t, ok, "the warehouse implements engine.RejectStore")
+	got, err := rs.Rejects(context.Background(), engine.RejectFilter{Pipeline: pipeline, Unresolved: true})
+	require.NoError(t, err)
+	return got
+}
+
+// knownRejects: a later run that meets the same records again (the
+// engine's rejects and a row the database refuses) finds them stored,
+// counts them as known and updates them, storing nothing twice.
+func (s suite) knownRejects(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	tb := engine.Table{Name: "contacts", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert}
+	require.NoError(t, w.Prepare(ctx, tb))
+	rejects := []engine.Reject{
+		{Pos: engine.Position{File: "contacts.csv", Line: 12}, Record: "42,,Ann", Check: "validate has_email", Reason: "contact has no email", Category: engine.CategoryValidation},
+		{Pos: engine.Position{File: "contacts.csv", Line: 13}, Record: "x,b@example.com,Bob", Check: "map id", Reason: "not a number", Category: engine.CategoryConversion},
+	}
+	write := func(run int64, rejects []engine.Reject) engine.Counts {
+		b := batch(run, "p", []any{int64(1)}, []any{nil}) // a null key: refused
+		b.Rejects = rejects
+		c, err := w.Write(ctx, tb, b)
+		require.NoError(t, err)
+		return c
+	}
+	first := startRun(t, w, "p")
+	c := write(first, rejects)
+	assert.Equal(t, engine.Counts{Created: 1, Failed: 1}, c)
+	require.Len(t, unresolved(t, w, "p"), 3)
+
+	second := startRun(t, w, "p")
+	again := append([]engine.Reject(nil), rejects...)
+	again[1].Reason = "not a number, still"
+	c = write(second, again)
+	assert.Equal(t, engine.Counts{Unchanged: 1, KnownRejected: 2, KnownFailed: 1}, c)
+	got := unresolved(t, w, "p")
+	require.Len(t, got, 3, "nothing stored twice")
+	for _, r := range got {
+		assert.Equal(t, first, r.RunID, "first rejected by the first run")
+		assert.Equal(t, second, r.LastRunID, "seen again by the second")
+	}
+	assert.Equal(t, "not a number, still", got[1].Reason, "the reason is the latest")
+	assert.Equal(t, engine.CategoryDatabase, got[2].Category)
+	assert.Equal(t, "database", got[2].Check)
+
+	other := startRun(t, w, "q")
+	b := batch(other, "q")
+	b.Rejects = []engine.Reject{rejects[0], rejects[0]}
+	c, err := w.Write(ctx, tb, b)
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{KnownRejected: 1}, c, "the same record twice in a batch is stored once")
+	assert.Len(t, unresolved(t, w, "q"), 1)
+	assert.Len(t, unresolved(t, w, "p"), 3, "rejects are per pipeline")
+}
+
+// batchCounts: each batch adds its tally to its run's history row, with a
+// heartbeat, so a run that never finishes shows what it landed, and the
+// next run marks it interrupted at its last heartbeat.
+func (s suite) batchCounts(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	tb := engine.Table{Name: "contacts", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText}},
+		Key: []string{"id"}, Mode: engine.ModeUpsert}
+	require.NoError(t, w.Prepare(ctx, tb))
+	run := startRun(t, w, "p")
+	tb.RunID = run
+	b := batch(run, "p", []any{int64(1), "a"}, []any{int64(2), "b"})
+	b.Tally = engine.Tally{Processed: 3, Rejected: 1, Skipped: 5}
+	b.Rejects = []engine.Reject{{Pos: engine.Position{Line: 9}, Record: "9", Check: "validate x", Reason: "no", Category: engine.CategoryValidation}}
+	_, err := w.Write(ctx, tb, b)
+	require.NoError(t, err)
+	// The second batch goes through the upsert: one new key, one changed, one as it was.
+	b = batch(run, "p", []any{int64(2), "B"}, []any{int64(3), "c"}, []any{int64(1), "a"}, []any{nil, "refused"})
+	b.Tally = engine.Tally{Processed: 5, Warned: 2}
+	c, err := w.Write(ctx, tb, b)
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{Created: 1, Updated: 1, Unchanged: 1, Failed: 1}, c)
+
+	runs, err := w.Runs(ctx, engine.HistoryFilter{Pipeline: "p"})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	assert.Equal(t, engine.StatusRunning, runs[0].Status)
+	assert.Equal(t, engine.Tally{Processed: 8, Created: 3, Updated: 1, Unchanged: 1, Rejected: 1, Failed: 1, Skipped: 5, Warned: 2}, runs[0].Tally)
+	beat := runs[0].Heartbeat
+	assert.False(t, beat.IsZero(), "a committed batch sets the heartbeat")
+	assert.False(t, beat.Before(runs[0].Started.Truncate(time.Second)))
+
+	next := startRun(t, w, "p")
+	runs, err = w.Runs(ctx, engine.HistoryFilter{Pipeline: "p"})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	assert.Equal(t, next, runs[0].ID)
+	dead := runs[1]
+	assert.Equal(t, engine.StatusFailed, dead.Status)
+	assert.Contains(t, dead.Error, "interrupted")
+	assert.Equal(t, int64(8), dead.Tally.Processed, "an interrupted run keeps what its batches counted")
+	assert.True(t, dead.Finished.Equal(beat), "an interrupted run ends at its last heartbeat: %v, want %v", dead.Finished, beat)
+	assert.Equal(t, engine.RunModeRun, dead.Mode)
+
+	replay, err := w.StartRun(ctx, engine.Run{Pipeline: "p", System: "test", Entity: "things", Started: time.Now(), Status: engine.StatusRunning, Mode: engine.RunModeReplay})
+	require.NoError(t, err)
+	cats := map[engine.RejectCategory]int64{engine.CategoryValidation: 2, engine.CategoryDatabase: 1}
+	require.NoError(t, w.FinishRun(ctx, engine.Run{ID: replay, Status: engine.StatusSuccess, Categories: cats,
+		Tally: engine.Tally{Processed: 4, Created: 1, AlreadyRejected: 3, Recovered: 1}}))
+	runs, err = w.Runs(ctx, engine.HistoryFilter{Pipeline: "p", Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	assert.Equal(t, engine.RunModeReplay, runs[0].Mode)
+	assert.Equal(t, cats, runs[0].Categories)
+	assert.Equal(t, engine.Tally{Processed: 4, Created: 1, AlreadyRejected: 3, Recovered: 1}, runs[0].Tally)
+}
+
+// resolve: a replay's rows that land mark their rejects resolved in the
+// same transaction; a row refused again stays unresolved, known.
+func (s suite) resolve(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	tb := engine.Table{Name: "contacts", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert}
+	require.NoError(t, w.Prepare(ctx, tb))
+	first := startRun(t, w, "p")
+	b := batch(first, "p")
+	b.Rejects = []engine.Reject{
+		{Pos: engine.Position{Line: 2}, Record: "5", Check: "map id", Reason: "bad", Category: engine.CategoryConversion},
+		{Pos: engine.Position{Line: 3}, Record: "", Check: "map id", Reason: "bad", Category: engine.CategoryConversion},
+	}
+	_, err := w.Write(ctx, tb, b)
+	require.NoError(t, err)
+	stored := unresolved(t, w, "p")
+	require.Len(t, stored, 2)
+
+	replay := startRun(t, w, "p")
+	b = engine.Batch{RunID: replay, Pipeline: "p", Rows: [][]any{{int64(5)}, {nil}},
+		Origins: []*engine.Record{{Pos: stored[0].Pos, Raw: stored[0].Record}, {Pos: stored[1].Pos, Raw: stored[1].Record}},
+		Resolve: []int64{stored[0].ID, stored[1].ID}}
+	c, err := w.Write(ctx, tb, b)
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{Created: 1, KnownFailed: 1, Resolved: 1}, c)
+	assert.Equal(t, []int64{stored[0].ID, stored[1].ID}, b.Resolve, "the caller's Resolve is left as it was")
+
+	left := unresolved(t, w, "p")
+	require.Len(t, left, 1)
+	assert.Equal(t, stored[1].ID, left[0].ID)
+	assert.Equal(t, engine.CategoryDatabase, left[0].Category, "the record's new reason")
+	rs := w.(engine.RejectStore)
+	all, err := rs.Rejects(ctx, engine.RejectFilter{Pipeline: "p"})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	assert.Equal(t, replay, all[0].ResolvedBy)
+	assert.False(t, all[0].ResolvedAt.IsZero())
 }
 
 func (s suite) columnTypes(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -492,7 +493,7 @@ func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (
 			}
 		}
 	}
-	if err == nil && len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil {
+	if err == nil && b.Empty() {
 		return engine.Counts{}, nil
 	}
 	var counts engine.Counts
@@ -532,7 +533,7 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	if _, err := c.Exec(ctx, "ROLLBACK; "+w.beginSQL(t)); err != nil {
 		return engine.Counts{}, fmt.Errorf("roll back the refused rows: %w", err)
 	}
-	counts, failed, err := rowByRow(ctx, c, t, b)
+	counts, failed, b, err := rowByRow(ctx, c, t, b)
 	if err != nil {
 		return engine.Counts{}, err
 	}
@@ -542,11 +543,11 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 		// is stored (a stored hash only ever describes a row written whole).
 		newHashedBatch(t, id, b.Rows).queue(&end, b.RunID, false)
 	}
-	w.queueEnd(&end, b, failed)
+	w.queueEnd(&end, b, failed, counts, 0, &counts)
 	if err := end.send(ctx, c); err != nil {
 		return engine.Counts{}, err
 	}
-	counts.Failed = len(failed)
+	counts.Failed = len(failed) - counts.KnownFailed
 	return counts, nil
 }
 
@@ -592,16 +593,18 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 	if hashed != nil {
 		hashed.queue(&end, b.RunID, true)
 	}
-	w.queueEnd(&end, b, nil)
+	known, upsertRows := engine.Counts{Created: counts.Created, Unchanged: skipped}, 0
+	if upsert {
+		upsertRows = len(rows) // upsertSQL counts them
+	}
+	w.queueEnd(&end, b, nil, known, upsertRows, &counts)
 	if err := end.send(ctx, c); err != nil {
 		return engine.Counts{}, err
 	}
 	if upsert {
-		counts = engine.Counts{
-			Created:   created,
-			Updated:   updated + len(rows) - distinct, // superseded duplicates count as updated
-			Unchanged: distinct - created - updated,
-		}
+		counts.Created = created
+		counts.Updated = updated + len(rows) - distinct // superseded duplicates count as updated
+		counts.Unchanged = distinct - created - updated
 	}
 	counts.Unchanged += skipped
 	return counts, nil
@@ -692,12 +695,13 @@ const stateSQL = `INSERT INTO etl_state (pipeline, cursor_kind, cursor_value, ru
 	ON CONFLICT (pipeline) DO UPDATE SET cursor_kind = EXCLUDED.cursor_kind,
 		cursor_value = EXCLUDED.cursor_value, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at`
 
-// queueEnd queues the end of b's transaction: b's rejects and the rows the
-// database refused, the lock check, b.State, COMMIT.
-func (w *Warehouse) queueEnd(end *tail, b engine.Batch, failed []engine.Reject) {
-	if args := rejectArgs(b, failed); args != nil {
-		end.add(rejectsSQL, args, exec, failure("store rejects"))
-	}
+// queueEnd queues the end of b's transaction: the journal (b's rejects and
+// the rows the database refused, replayed rows resolved, the run's counts;
+// see queueJournal), the lock check, b.State, COMMIT. landed holds the
+// rows' counts the Go side knows, upsertRows how many rows upsertSQL
+// counts; counts receives the journal's.
+func (w *Warehouse) queueEnd(end *tail, b engine.Batch, failed []engine.Reject, landed engine.Counts, upsertRows int, counts *engine.Counts) {
+	queueJournal(end, b, failed, landed, upsertRows, counts)
 	if pid, ok := w.lockHolder(b.Pipeline); ok {
 		end.add(lockCheckSQL, []any{int32(pid)}, exec, func(err error) error {
 			var pe *pgconn.PgError
@@ -958,7 +962,8 @@ func upsertSQL(t engine.Table, staging string, filter bool) string {
 	ON CONFLICT (` + quoteList(t.Key) + `) ` + conflict + `
 	RETURNING (etl_target.xmax = 0) AS created
 )
-SELECT (SELECT count(*) FROM src), count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`
+SELECT d, c, u FROM (SELECT (SELECT count(*) FROM src) AS d, count(*) FILTER (WHERE created) AS c, count(*) FILTER (WHERE NOT created) AS u FROM up) n,
+	set_config('` + upsertCountsSetting + `', d || ' ' || c || ' ' || u, true)`
 }
 
 // rowSQL inserts (or upserts) one row given as parameters $1…$n.
@@ -993,12 +998,15 @@ func rowSQL(t engine.Table) string {
 // rowByRow writes b's rows one at a time, each under a savepoint, inside
 // the transaction c began, turning the rows the database refuses into
 // rejects.
-func rowByRow(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) (engine.Counts, []engine.Reject, error) {
+//
+// It returns b with the rejects of the rows refused removed from Resolve.
+func rowByRow(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) (engine.Counts, []engine.Reject, engine.Batch, error) {
 	sql := rowSQL(t)
 	var (
 		counts engine.Counts
 		failed []engine.Reject
 	)
+	b.Resolve = slices.Clone(b.Resolve) // the caller's stays as it was
 	for i, row := range b.Rows {
 		batch := &pgx.Batch{}
 		batch.Queue("SAVEPOINT etl_row")
@@ -1025,27 +1033,23 @@ func rowByRow(ctx context.Context, c *pgx.Conn, t engine.Table, b engine.Batch) 
 		closeErr := br.Close()
 		switch {
 		case spErr != nil:
-			return counts, nil, fmt.Errorf("row %d: savepoint: %w", i, spErr)
+			return counts, nil, b, fmt.Errorf("row %d: savepoint: %w", i, spErr)
 		case rowErr == nil && relErr == nil && closeErr == nil:
 			continue
 		case rowErr == nil:
-			return counts, nil, fmt.Errorf("row %d: %w", i, errors.Join(relErr, closeErr))
+			return counts, nil, b, fmt.Errorf("row %d: %w", i, errors.Join(relErr, closeErr))
 		case !isDataError(rowErr):
-			return counts, nil, fmt.Errorf("row %d: %w", i, rowErr)
+			return counts, nil, b, fmt.Errorf("row %d: %w", i, rowErr)
 		}
 		if _, err := c.Exec(ctx, "ROLLBACK TO SAVEPOINT etl_row; RELEASE SAVEPOINT etl_row"); err != nil {
-			return counts, nil, fmt.Errorf("row %d: roll back to savepoint: %w", i, err)
+			return counts, nil, b, fmt.Errorf("row %d: roll back to savepoint: %w", i, err)
 		}
-		rej := engine.Reject{Check: "database", Reason: databaseReason(rowErr)}
-		if i < len(b.Origins) && b.Origins[i] != nil {
-			rej.Pos = b.Origins[i].Pos
-			rej.Record = b.Origins[i].RawText()
-		} else {
-			rej.Record = fmt.Sprint(row)
+		failed = append(failed, b.RefusedReject(i, databaseReason(rowErr)))
+		if i < len(b.Resolve) {
+			b.Resolve[i] = 0 // refused again: stays unresolved
 		}
-		failed = append(failed, rej)
 	}
-	return counts, failed, nil
+	return counts, failed, b, nil
 }
 
 // databaseReason is the message of the database's refusal.
@@ -1077,34 +1081,6 @@ func isDataError(err error) bool {
 		return true
 	}
 	return pe.Code == "57014" && strings.HasPrefix(pe.Message, "COPY from stdin failed")
-}
-
-// rejectsSQL inserts the rejects of rejectArgs into etl_rejects with one
-// statement.
-const rejectsSQL = `INSERT INTO etl_rejects (run_id, pipeline, file, line, page, source_key, check_name, reason, record)
-	SELECT $1, $2, u.file, u.line, u.page, u.source_key, u.check_name, u.reason, u.record
-	FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-		AS u(file, line, page, source_key, check_name, reason, record)`
-
-// rejectArgs returns rejectsSQL's arguments for the engine's rejects and
-// the rows the database refused, or nil when there are none.
-func rejectArgs(b engine.Batch, failed []engine.Reject) []any {
-	n := len(b.Rejects) + len(failed)
-	if n == 0 {
-		return nil
-	}
-	files, pages, keys, checks, reasons, records := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	lines := make([]int32, 0, n)
-	for _, r := range append(append([]engine.Reject(nil), b.Rejects...), failed...) {
-		files = append(files, cleanText(r.Pos.File))
-		lines = append(lines, int32(min(max(r.Pos.Line, 0), 1<<31-1)))
-		pages = append(pages, cleanText(r.Pos.Page))
-		keys = append(keys, cleanText(r.Pos.Key))
-		checks = append(checks, cleanText(r.Check))
-		reasons = append(reasons, cleanText(r.Reason))
-		records = append(records, cleanText(r.Record))
-	}
-	return []any{b.RunID, cleanText(b.Pipeline), files, lines, pages, keys, checks, reasons, records}
 }
 
 // quoteList quotes names and joins them with ", ".

@@ -108,8 +108,8 @@ func (w *Warehouse) apply(ctx context.Context, m migrations.Migration) error {
 // StartRun records r as a new running run and returns its id. It first marks
 // the pipeline's runs still recorded as running as failed (their process died:
 // the caller holds the pipeline's lock), with an "interrupted: …" error and
-// now as their finish time (when they were found dead, not when they died). A
-// zero r.Started is now.
+// their last heartbeat (the last batch they committed; else their start) as
+// their finish time. A zero r.Started is now.
 func (w *Warehouse) StartRun(ctx context.Context, r engine.Run) (int64, error) {
 	id, err := w.startRun(ctx, r)
 	if err != nil {
@@ -132,14 +132,14 @@ func (w *Warehouse) startRun(ctx context.Context, r engine.Run) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE etl_sync_history SET status = 'failed', error_message = ?, finished_at = ?
-WHERE pipeline = ? AND status = 'running'`, interruptedError, formatTime(time.Now()), r.Pipeline); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE etl_sync_history SET status = 'failed', error_message = ?, finished_at = coalesce(heartbeat_at, started_at)
+WHERE pipeline = ? AND status = 'running'`, interruptedError, r.Pipeline); err != nil {
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO etl_sync_history
-(pipeline, crm_source, sync_type, endpoint, started_at, status, configuration, performance_metrics)
-VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
-		r.Pipeline, r.System, r.Entity, r.Endpoint, formatTime(started), r.Config, metrics)
+(pipeline, crm_source, sync_type, endpoint, started_at, status, configuration, performance_metrics, mode)
+VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+		r.Pipeline, r.System, r.Entity, r.Endpoint, formatTime(started), r.Config, metrics, r.RunMode())
 	if err != nil {
 		return 0, err
 	}
@@ -161,14 +161,15 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 	if err != nil {
 		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
 	}
+	cats := engine.EncodeCategories(r.Categories)
 	res, err := w.db.ExecContext(ctx, `UPDATE etl_sync_history SET finished_at = ?, status = ?,
 processed = ?, created = ?, updated = ?, unchanged = ?, rejected = ?, failed = ?, skipped = ?, warned = ?,
-error_message = ?, performance_metrics = ?
+error_message = ?, performance_metrics = ?, already_rejected = ?, recovered = ?, reject_categories = ?
 WHERE id = ?`,
 		formatTime(finished), string(r.Status),
 		r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
 		r.Tally.Skipped, r.Tally.Warned,
-		r.Error, metrics, r.ID)
+		r.Error, metrics, r.Tally.AlreadyRejected, r.Tally.Recovered, cats, r.ID)
 	if err != nil {
 		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
 	}
@@ -225,7 +226,8 @@ func (w *Warehouse) runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 	}
 	q := `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 processed, created, updated, unchanged, rejected, failed, skipped, warned,
-error_message, configuration, performance_metrics
+error_message, configuration, performance_metrics,
+already_rejected, recovered, reject_categories, mode, heartbeat_at
 FROM etl_sync_history`
 	args := []any{}
 	if f.Pipeline != "" {
@@ -242,13 +244,22 @@ FROM etl_sync_history`
 	var runs []engine.Run
 	for rows.Next() {
 		var r engine.Run
-		var started, status, metrics string
-		var finished sql.NullString
+		var started, status, metrics, cats string
+		var finished, beat sql.NullString
 		t := &r.Tally
 		if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &started, &finished, &status,
 			&t.Processed, &t.Created, &t.Updated, &t.Unchanged, &t.Rejected, &t.Failed, &t.Skipped, &t.Warned,
-			&r.Error, &r.Config, &metrics); err != nil {
+			&r.Error, &r.Config, &metrics,
+			&t.AlreadyRejected, &t.Recovered, &cats, &r.Mode, &beat); err != nil {
 			return nil, err
+		}
+		if beat.Valid {
+			if r.Heartbeat, err = parseTime(beat.String); err != nil {
+				return nil, fmt.Errorf("run %d: heartbeat_at: %w", r.ID, err)
+			}
+		}
+		if r.Categories, err = engine.DecodeCategories(cats); err != nil {
+			return nil, fmt.Errorf("run %d: %w", r.ID, err)
 		}
 		r.Status = engine.Status(status)
 		if r.Started, err = parseTime(started); err != nil {
@@ -307,4 +318,125 @@ func (s sourceState) Put(ctx context.Context, key, value string) error {
 		return fmt.Errorf("sink sqlite: save source state %s of %s: %w", key, s.pipeline, err)
 	}
 	return nil
+}
+
+// journal keeps the journal with batch b, in its transaction tx: it stores
+// b's rejects and the rows the database refused — a record with the
+// Fingerprint of an unresolved reject of the pipeline updates that reject
+// (reason, check, category, last run) instead and counts in
+// counts.KnownRejected or KnownFailed (then not in Failed) — marks the
+// rejects of the replayed rows that landed (resolve) resolved, and adds the
+// batch's tally to its run's history row with a heartbeat.
+func journal(ctx context.Context, tx *sql.Tx, b engine.Batch, refused []engine.Reject, resolve []int64, counts *engine.Counts) error {
+	now := formatTime(time.Now())
+	if len(b.Rejects)+len(refused) > 0 {
+		find, err := tx.PrepareContext(ctx, `SELECT id FROM etl_rejects WHERE pipeline = ? AND fingerprint = ? AND resolved_at IS NULL`)
+		if err != nil {
+			return fmt.Errorf("store rejects: %w", err)
+		}
+		defer find.Close()
+		update, err := tx.PrepareContext(ctx, `UPDATE etl_rejects SET last_run_id = ?, page = ?, check_name = ?, reason = ?, category = ? WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("store rejects: %w", err)
+		}
+		defer update.Close()
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO etl_rejects
+(run_id, last_run_id, pipeline, created_at, file, line, page, source_key, check_name, reason, record, category, fields, fingerprint)
+VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`)
+		if err != nil {
+			return fmt.Errorf("store rejects: %w", err)
+		}
+		defer insert.Close()
+		for i, r := range append(append([]engine.Reject(nil), b.Rejects...), refused...) {
+			fp := r.Fingerprint()
+			var id int64
+			switch err := find.QueryRowContext(ctx, b.Pipeline, fp).Scan(&id); {
+			case errors.Is(err, sql.ErrNoRows):
+				_, err = insert.ExecContext(ctx, b.RunID, b.Pipeline, now,
+					r.Pos.File, int64(r.Pos.Line), r.Pos.Page, r.Pos.Key, r.Check, r.Reason, r.Record, string(r.Category), r.Fields, fp)
+				if err != nil {
+					return fmt.Errorf("store rejects: %w", err)
+				}
+				continue
+			case err != nil:
+				return fmt.Errorf("store rejects: %w", err)
+			}
+			if _, err := update.ExecContext(ctx, b.RunID, r.Pos.Page, r.Check, r.Reason, string(r.Category), id); err != nil {
+				return fmt.Errorf("store rejects: %w", err)
+			}
+			if i < len(b.Rejects) {
+				counts.KnownRejected++
+			} else {
+				counts.KnownFailed++
+				counts.Failed--
+			}
+		}
+	}
+	for _, id := range resolve {
+		res, err := tx.ExecContext(ctx, `UPDATE etl_rejects SET resolved_at = ?, resolved_by_run = ? WHERE id = ? AND pipeline = ? AND resolved_at IS NULL`,
+			now, b.RunID, id, b.Pipeline)
+		if err != nil {
+			return fmt.Errorf("resolve reject %d: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("resolve reject %d: %w", id, err)
+		} else {
+			counts.Resolved += int(n)
+		}
+	}
+	if b.RunID != 0 {
+		t := b.Landed(*counts)
+		_, err := tx.ExecContext(ctx, `UPDATE etl_sync_history SET processed = processed + ?, created = created + ?,
+updated = updated + ?, unchanged = unchanged + ?, rejected = rejected + ?, failed = failed + ?, skipped = skipped + ?,
+warned = warned + ?, already_rejected = already_rejected + ?, recovered = recovered + ?, heartbeat_at = ?
+WHERE id = ? AND status = 'running'`,
+			t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, t.Skipped, t.Warned, t.AlreadyRejected, t.Recovered,
+			now, b.RunID)
+		if err != nil {
+			return fmt.Errorf("add the batch to run %d's counts: %w", b.RunID, err)
+		}
+	}
+	return nil
+}
+
+// Rejects lists the stored rejects f selects, oldest first.
+func (w *Warehouse) Rejects(ctx context.Context, f engine.RejectFilter) ([]engine.StoredReject, error) {
+	limit := int64(-1)
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	rows, err := w.ro.QueryContext(ctx, `SELECT id, pipeline, run_id, coalesce(last_run_id, run_id), created_at,
+file, line, page, source_key, check_name, reason, record, category, fields, resolved_at, coalesce(resolved_by_run, 0)
+FROM etl_rejects
+WHERE (?1 = '' OR pipeline = ?1) AND (?2 = 0 OR run_id = ?2 OR last_run_id = ?2)
+  AND (?3 = '' OR check_name = ?3) AND (?4 = '' OR category = ?4) AND (NOT ?5 OR resolved_at IS NULL)
+ORDER BY id LIMIT ?6`, f.Pipeline, f.RunID, f.Check, string(f.Category), f.Unresolved, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sink sqlite: list rejects: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.StoredReject
+	for rows.Next() {
+		var r engine.StoredReject
+		var created, cat string
+		var resolved sql.NullString
+		if err := rows.Scan(&r.ID, &r.Pipeline, &r.RunID, &r.LastRunID, &created,
+			&r.Pos.File, &r.Pos.Line, &r.Pos.Page, &r.Pos.Key, &r.Check, &r.Reason, &r.Record, &cat, &r.Fields, &resolved, &r.ResolvedBy); err != nil {
+			return nil, fmt.Errorf("sink sqlite: list rejects: %w", err)
+		}
+		r.Category = engine.RejectCategory(cat)
+		if r.Created, err = parseTime(created); err != nil {
+			return nil, fmt.Errorf("sink sqlite: list rejects: reject %d: created_at: %w", r.ID, err)
+		}
+		if resolved.Valid {
+			if r.ResolvedAt, err = parseTime(resolved.String); err != nil {
+				return nil, fmt.Errorf("sink sqlite: list rejects: reject %d: resolved_at: %w", r.ID, err)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sink sqlite: list rejects: %w", err)
+	}
+	return out, nil
 }

@@ -535,11 +535,12 @@ func (w *Warehouse) write(ctx context.Context, t engine.Table, b engine.Batch) (
 	}
 
 	var refused []engine.Reject
+	var resolve []int64 // the replayed rows' rejects, as they land
 	for i, args := range rows {
 		if hasPrimaryKey(t) {
 			if k := nullKey(p.keyIdx, args); k >= 0 {
 				// An INTEGER PRIMARY KEY would number a null key itself.
-				refused = append(refused, dbReject(b, i, fmt.Sprintf("NOT NULL constraint failed: %s.%s (a key column is null)", target, t.Columns[k].Name)))
+				refused = append(refused, b.RefusedReject(i, fmt.Sprintf("NOT NULL constraint failed: %s.%s (a key column is null)", target, t.Columns[k].Name)))
 				counts.Failed++
 				continue
 			}
@@ -565,7 +566,7 @@ func (w *Warehouse) write(ctx context.Context, t engine.Table, b engine.Batch) (
 			if _, berr := tx.ExecContext(ctx, "BEGIN"); berr == nil {
 				return counts, fmt.Errorf("%s: the database rolled the transaction back: %w", rowRef(b, i), err)
 			}
-			refused = append(refused, dbReject(b, i, dbMessage(err)))
+			refused = append(refused, b.RefusedReject(i, dbMessage(err)))
 			counts.Failed++
 			continue
 		}
@@ -577,9 +578,12 @@ func (w *Warehouse) write(ctx context.Context, t engine.Table, b engine.Batch) (
 		case unchanged:
 			counts.Unchanged++
 		}
+		if i < len(b.Resolve) && b.Resolve[i] != 0 {
+			resolve = append(resolve, b.Resolve[i])
+		}
 	}
 
-	if err := storeRejects(ctx, tx, b, append(append([]engine.Reject(nil), b.Rejects...), refused...)); err != nil {
+	if err := journal(ctx, tx, b, refused, resolve, &counts); err != nil {
 		return counts, err
 	}
 	if b.State != nil {
@@ -870,36 +874,4 @@ func rowRef(b engine.Batch, i int) string {
 		}
 	}
 	return ref
-}
-
-// dbReject is row i of b refused by the database.
-func dbReject(b engine.Batch, i int, reason string) engine.Reject {
-	r := engine.Reject{Check: "database", Reason: reason}
-	if i < len(b.Origins) && b.Origins[i] != nil {
-		r.Pos = b.Origins[i].Pos
-		r.Record = b.Origins[i].RawText()
-	}
-	return r
-}
-
-func storeRejects(ctx context.Context, tx *sql.Tx, b engine.Batch, rejects []engine.Reject) error {
-	if len(rejects) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO etl_rejects
-(run_id, pipeline, created_at, file, line, page, source_key, check_name, reason, record)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("store rejects: %w", err)
-	}
-	defer stmt.Close()
-	now := formatTime(time.Now())
-	for _, r := range rejects {
-		_, err := stmt.ExecContext(ctx, b.RunID, b.Pipeline, now,
-			r.Pos.File, int64(r.Pos.Line), r.Pos.Page, r.Pos.Key, r.Check, r.Reason, r.Record)
-		if err != nil {
-			return fmt.Errorf("store rejects: %w", err)
-		}
-	}
-	return nil
 }
