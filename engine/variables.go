@@ -109,9 +109,8 @@ func (l *Loader) setVariables(ctx *hcl.EvalContext, defs *definitions, dir strin
 		}
 		values[name] = v
 	}
-	if ctx.Variables == nil {
-		ctx.Variables = map[string]cty.Value{}
+	if len(defs.variables) > 0 { // else var.x is "Variables not allowed", as any bare name
+		ctx.Variables = map[string]cty.Value{"var": cty.ObjectVal(values)}
 	}
-	ctx.Variables["var"] = cty.ObjectVal(values)
 	return env, diags
 }
