@@ -24,7 +24,7 @@ type configEnv struct {
 	lookup  func(string) (string, bool)
 	strict  bool     // a missing env var without default is an error (run), else a warning (validate)
 	secrets []string // values returned by env() and file()
-	missing []string // env vars that were unset, in validate mode
+	missing []unsetValue // env vars unset and files unreadable, without strict
 }
 
 // evalContext is the HCL evaluation context of a pipeline file: the
@@ -65,7 +65,7 @@ func (c *configEnv) envFunc() function.Function {
 			if c.strict {
 				return cty.NilVal, fmt.Errorf("environment variable %s is not set; set it, or give a default: env(%q, \"…\")", name, name)
 			}
-			c.missing = append(c.missing, name)
+			c.missing = append(c.missing, unsetValue{fn: "env", arg: name, shown: name})
 			return cty.StringVal(""), nil
 		},
 	})
@@ -84,7 +84,7 @@ func (c *configEnv) fileFunc() function.Function {
 			b, err := os.ReadFile(p)
 			if err != nil {
 				if !c.strict {
-					c.missing = append(c.missing, p)
+					c.missing = append(c.missing, unsetValue{fn: "file", arg: args[0].AsString(), shown: p})
 					return cty.StringVal(""), nil
 				}
 				return cty.NilVal, fmt.Errorf("read %s: %w", p, err)

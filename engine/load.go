@@ -160,13 +160,9 @@ func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics
 	if p != nil {
 		p.Environment = env
 	}
-	for _, name := range cenv.missing {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "Value not available",
-			Detail:   fmt.Sprintf("%s is not set or not readable here; etl run will fail without it.", name),
-			Subject:  &pc.DefRange,
-		})
+	diags, dropped := unsetDiagnostics(diags, cenv.missing, configCalls(f), pc.DefRange)
+	if dropped && p != nil && p.Source == nil {
+		p.Source = unavailableSource{why: "a value it needs was not available when the file was loaded"}
 	}
 	if diags.HasErrors() {
 		return nil, diags

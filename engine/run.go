@@ -291,6 +291,12 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			if ferr := wh.Finish(context.WithoutCancel(ctx), table, ok); ferr != nil && err == nil {
 				err = fmt.Errorf("finish table %s: %w", table.QualifiedName(), ferr)
 			}
+			if d, can := wh.(NewTableDropper); can && !ok {
+				// A run that landed nothing leaves no new, empty table.
+				if _, derr := d.DropIfNew(context.WithoutCancel(ctx), table); derr != nil {
+					log.Warn("could not drop the empty table this failed run created", "error", p.Redact(derr.Error()))
+				}
+			}
 		}()
 	}
 	return p.stream(ctx, wh, table, since, until, opts, log, res)

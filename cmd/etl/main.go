@@ -98,6 +98,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdPlan(ctx, reg, args[1:], stdout, stderr)
 	case "state":
 		return cmdState(ctx, reg, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version(debug.ReadBuildInfo()))
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -134,6 +137,8 @@ Usage:
   etl state set NAME|FILE VALUE [--yes]             set a cursor (VALUE checked against its type)
   etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
   etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)
+
+  etl --version                                     the module version and VCS revision of this build
 
 Exit codes: 0 success, 1 failure (validate: invalid files), 2 usage, 3 partial run.
 The warehouse is the sink's url, else ETL_WAREHOUSE_URL, else the SQLite file etl.db here.

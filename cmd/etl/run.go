@@ -86,9 +86,22 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	opts.Progress = prog.update
 	res, err := p.Run(ctx, reg, opts)
 	prog.done()
-	fmt.Fprintln(stdout, summary(res, opts.DryRun))
+	if *logFormat == "json" {
+		// One JSON event each, so a log collector needs no second parser.
+		slog.New(slog.NewJSONHandler(stdout, nil)).Info("run finished", summaryAttrs(res, opts.DryRun)...)
+		if err != nil {
+			log.Error("run failed", "pipeline", p.Name, "run_id", res.RunID, "error", err.Error())
+		}
+	} else {
+		fmt.Fprintln(stdout, summary(res, opts.DryRun))
+		if err != nil {
+			fmt.Fprintf(stderr, "etl run: %s failed: %v\n", p.Name, err)
+		}
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "etl run: %s failed: %v\n", p.Name, err)
+		if engine.IsUsage(err) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	if res.Status == engine.StatusPartial {
@@ -153,6 +166,31 @@ func summary(r *engine.Result, dry bool) string {
 	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s%s in %s, %.0f records/s → %s",
 		status, r.Pipeline, run, t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, known, extra,
 		d.Round(time.Millisecond), rate, where)
+}
+
+// summaryAttrs is the summary as the attributes of a JSON event.
+func summaryAttrs(r *engine.Result, dry bool) []any {
+	t := r.Tally
+	attrs := []any{"pipeline", r.Pipeline, "status", string(r.Status), "dry_run", dry,
+		"processed", t.Processed, "created", t.Created, "updated", t.Updated, "unchanged", t.Unchanged,
+		"rejected", t.Rejected, "failed", t.Failed, "skipped", t.Skipped, "warned", t.Warned,
+		"duration_ms", r.Duration().Milliseconds(), "target", r.Target}
+	if r.RunID > 0 {
+		attrs = append(attrs, "run_id", r.RunID)
+	}
+	if dry {
+		attrs = append(attrs, "valid", r.Valid)
+	}
+	if r.Cursor != nil {
+		attrs = append(attrs, "cursor", r.Cursor.String())
+	}
+	if len(r.Counters) > 0 {
+		attrs = append(attrs, "counters", r.Counters)
+	}
+	if r.Err != nil {
+		attrs = append(attrs, "error", r.Err.Error())
+	}
+	return attrs
 }
 
 func nonZero(label string, n int64) string {

@@ -91,6 +91,8 @@ func Run(t *testing.T, h Harness) {
 		{"SchemaQualifiedTable", s.schemaQualified},
 		{"HostileNames", s.hostileNames},
 		{"SourceState", s.sourceState},
+		{"DropIfNew", s.dropIfNew},
+		{"StateEditor", s.stateEditor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

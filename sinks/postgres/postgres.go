@@ -45,6 +45,8 @@ type Warehouse struct {
 	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
 	plans    map[string]upsertPlan  // upsert targets (sanitized) → what Prepare learned of them
+
+	newTables sync.Map // targets (sanitized) this Warehouse's Prepare created (see DropIfNew)
 }
 
 var (

@@ -156,10 +156,17 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 	if err == nil {
 		err = w.withConn(ctx, func(c *pgx.Conn) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				if err := prepare(ctx, tx, t); err != nil || t.Mode != engine.ModeUpsert {
+				existed, err := targetExists(ctx, tx, t)
+				if err != nil {
 					return err
 				}
-				var err error
+				if err := prepare(ctx, tx, t); err != nil {
+					return err
+				}
+				w.noteNew(t, !existed)
+				if t.Mode != engine.ModeUpsert {
+					return nil
+				}
 				if plan.direct, err = directCopyable(ctx, tx, t); err != nil {
 					return err
 				}

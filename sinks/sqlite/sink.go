@@ -213,6 +213,10 @@ func (w *Warehouse) prepare(ctx context.Context, t engine.Table) error {
 		return tx.Commit()
 	}
 
+	existed, err := tableExists(ctx, tx, TableName(t))
+	if err != nil {
+		return err
+	}
 	stmts, err := tableDDL(ctx, tx, t)
 	if err != nil {
 		return err
@@ -222,7 +226,11 @@ func (w *Warehouse) prepare(ctx context.Context, t engine.Table) error {
 			return fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.noteNew(t, !existed)
+	return nil
 }
 
 // tableDDL returns the statements that make t's table ready: CREATE TABLE

@@ -56,6 +56,8 @@ type Warehouse struct {
 	locks map[*os.File]struct{} // run locks held, released by Close
 
 	scratch string // Inspect's stand-in for a file not created yet: removed by Close
+
+	newTables sync.Map // tables this Warehouse's Prepare created (see DropIfNew)
 }
 
 var (
