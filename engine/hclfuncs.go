@@ -22,8 +22,8 @@ import (
 type configEnv struct {
 	dir     string // pipeline file's directory
 	lookup  func(string) (string, bool)
-	strict  bool     // a missing env var without default is an error (run), else a warning (validate)
-	secrets []string // values returned by env() and file()
+	strict  bool         // a missing env var without default is an error (run), else a warning (validate)
+	secrets []string     // values returned by env() and file()
 	missing []unsetValue // env vars unset and files unreadable, without strict
 }
 
