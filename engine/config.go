@@ -36,6 +36,13 @@ type pipelineConfig struct {
 	Sinks       []sinkConfig        `hcl:"sink,block"`
 	DefRange    hcl.Range           `hcl:",def_range"`
 	Body        hcl.Body            `hcl:",body"`
+
+	// etl serve (see schedule.go).
+	Schedule    *string  `hcl:"schedule,optional"`
+	Enabled     *bool    `hcl:"enabled,optional"`
+	DependsOn   []string `hcl:"depends_on,optional"`
+	Timeout     *string  `hcl:"timeout,optional"`
+	MaxAttempts *int     `hcl:"max_attempts,optional"`
 }
 
 type sourceConfig struct {

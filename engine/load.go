@@ -43,6 +43,9 @@ type Pipeline struct {
 	// the raw records stored with rejects (PII).
 	Mask []string
 
+	// Serve is how `etl serve` schedules and retries the pipeline.
+	Serve Serve
+
 	Columns []*MappedColumn // in declaration order
 	Checks  []*Check
 	Cursor  *Program // the incremental cursor; nil when the pipeline is not incremental
@@ -212,6 +215,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 	diags = append(diags, bdiags...)
 	p.MaxRejects = budget
 	p.Mask = pc.Mask
+	diags = append(diags, buildServe(pc, attrs, p)...)
 
 	// Source.
 	var fields []string

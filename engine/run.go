@@ -36,7 +36,27 @@ type RunOptions struct {
 	Getenv func(string) string
 
 	replay *replaySource // set by Replay: the run reads the stored rejects
+
+	// For etl serve (service/):
+	// Labels are stored in the run's performance_metrics from its start
+	// (which scheduled tick or trigger started it).
+	Labels map[string]string
+	// BeforeStart, when set, is called once the pipeline's lock is held and
+	// before the run is recorded; an error ends the run with no history row
+	// (ErrSkipRun: there is nothing to do).
+	BeforeStart func(ctx context.Context, j Journal) error
+	// Stop, when closed, ends the run gracefully: reading stops, the batches
+	// already read land with their cursor, and the run ends failed with
+	// ErrStopped.
+	Stop <-chan struct{}
 }
+
+// ErrSkipRun is returned by a RunOptions.BeforeStart that finds the run
+// needless; Run returns it as is.
+var ErrSkipRun = errors.New("run skipped")
+
+// ErrStopped is the error of a run ended through RunOptions.Stop.
+var ErrStopped = errors.New("stopped: the server is shutting down; the batches read so far landed")
 
 // Progress is a run's state after a batch.
 type Progress struct {
@@ -81,6 +101,9 @@ type Result struct {
 	Categories map[RejectCategory]int64
 	// Mode is RunModeReplay for a replay (Pipeline.Replay), else RunModeRun.
 	Mode string
+	// Locked is true when the run did not start because another run of the
+	// pipeline held its lock (after RunOptions.LockWait).
+	Locked bool
 }
 
 // countCategories adds the categories of the records b refused, the
@@ -186,6 +209,10 @@ func (p *Pipeline) Run(ctx context.Context, reg *Registry, opts RunOptions) (*Re
 	res.Finished = time.Now()
 	if err != nil {
 		res.Status = StatusFailed
+		if errors.Is(err, ErrSkipRun) || errors.Is(err, ErrStopped) {
+			res.Err = err // our own sentinels: no secret in them
+			return res, err
+		}
 		res.Err = errors.New(p.Redact(err.Error()))
 		return res, res.Err
 	}
@@ -222,16 +249,29 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		var unlock func() error
 		unlock, err = lockWithin(ctx, wh, p.Name, opts.LockWait)
 		if errors.Is(err, ErrLocked) {
+			res.Locked = true
 			return fmt.Errorf("pipeline %s is already running (another etl run has held its lock for %s); wait for it to finish", p.Name, opts.LockWait)
 		}
 		if err != nil {
 			return fmt.Errorf("lock pipeline %s: %w", p.Name, err)
 		}
 		defer unlock()
+		if opts.BeforeStart != nil {
+			if err := opts.BeforeStart(ctx, wh); err != nil {
+				return err
+			}
+		}
+		var labels map[string]any
+		for k, v := range opts.Labels {
+			if labels == nil {
+				labels = map[string]any{}
+			}
+			labels[k] = v
+		}
 		start := Run{
 			Pipeline: p.Name, System: p.System, Entity: p.Entity,
 			Endpoint: p.describeSource(), Started: time.Now(), // after any wait for the lock
-			Status: StatusRunning, Config: p.Config,
+			Status: StatusRunning, Config: p.Config, Metrics: labels,
 		}
 		if opts.replay != nil {
 			if err := opts.replay.load(ctx, wh); err != nil {
@@ -255,6 +295,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			}
 			if len(res.Counters) > 0 {
 				fin.Metrics["counters"] = res.Counters
+			}
+			for k, v := range labels {
+				fin.Metrics[k] = v
 			}
 			if err != nil {
 				fin.Status = StatusFailed
@@ -397,6 +440,17 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 	defer cancel()
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
+	var stopped atomic.Bool
+	if opts.Stop != nil {
+		go func() {
+			select {
+			case <-opts.Stop:
+				stopped.Store(true)
+				cancelRead()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	size := p.batchSize(opts)
 	var src Source = p.Source
 	if opts.replay != nil {
@@ -584,6 +638,8 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 		return terr
 	case writeErr != nil:
 		return writeErr
+	case rerr != nil && stopped.Load() && errors.Is(rerr, context.Canceled):
+		return ErrStopped
 	case rerr != nil:
 		if ctx.Err() != nil && errors.Is(rerr, context.Canceled) {
 			return fmt.Errorf("interrupted: %w", rerr)

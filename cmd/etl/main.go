@@ -9,6 +9,9 @@
 //	etl state [reset|set] [NAME]    show or change saved cursors
 //	etl test [FILE|DIR]...          run pipelines' test cases
 //	etl fmt [-check] [FILE|DIR]...  format pipeline files
+//	etl serve [DIR] [flags]         run every pipeline on its schedule (River)
+//	etl list [DIR]                  every pipeline, its schedule, last and next run
+//	etl trigger NAME                queue a run for etl serve
 //
 // Run `etl help` for the flags of each command.
 package main
@@ -101,6 +104,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version(debug.ReadBuildInfo()))
 		return exitOK
+	case "serve":
+		return cmdServe(ctx, reg, args[1:], stdout, stderr)
+	case "list":
+		return cmdList(ctx, reg, args[1:], stdout, stderr)
+	case "trigger":
+		return cmdTrigger(ctx, reg, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -137,6 +146,12 @@ Usage:
   etl state set NAME|FILE VALUE [--yes]             set a cursor (VALUE checked against its type)
   etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
   etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)
+  etl run DIR | --all [-j N] [--warehouse URL]      run every pipeline of a folder (default pipelines/), in depends_on order
+  etl serve [DIR] [--listen ADDR] [--workers N] [--warehouse URL] [--rescue-after D] [--grace D]
+            [--auth-token-env VAR | --auth-token-file F] [--basic-auth-env VAR | --basic-auth-file F]
+                                                    run every enabled pipeline on its schedule; HTTP: /, /metrics, /healthz, /readyz
+  etl list [DIR] [--warehouse URL]                  every pipeline: schedule, enabled, last run, next run
+  etl trigger NAME [--dir DIR] [--warehouse URL]    queue a run now; an etl serve on the warehouse works it
 
   etl --version                                     the module version and VCS revision of this build
 

@@ -31,12 +31,17 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof reads it)")
+	all := fs.Bool("all", false, "run every pipeline of pipelines/ (see runall.go)")
+	jobs := fs.Int("j", 1, "with a folder or --all: pipelines run at once")
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
 			return exitUsage
 		}
 		return exitOK
+	}
+	if *all || (len(files) == 1 && isDir(files[0])) {
+		return cmdRunAll(ctx, reg, files, *jobs, opts, *logLevel, *logFormat, stdout, stderr)
 	}
 	if len(files) != 1 {
 		fmt.Fprintln(stderr, "etl run: give exactly one pipeline file, e.g. etl run pipelines/salespro_users.hcl")

@@ -41,12 +41,22 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 	loader.Definitions = true // connections/*.hcl and the like are checked, not run
 	var all hcl.Diagnostics
 	invalid := 0
+	var loaded []*engine.Pipeline
 	for _, f := range files {
-		diags := loadReportingPanics(loader, f)
+		p, diags := loadReportingPanics(loader, f)
 		if diags.HasErrors() {
 			invalid++
 		}
 		all = append(all, diags...)
+		if p != nil {
+			loaded = append(loaded, p)
+		}
+	}
+	if invalid == 0 { // depends_on across the files (etl serve, etl run DIR)
+		if _, diags := engine.CheckDependencies(loaded); diags.HasErrors() {
+			invalid++
+			all = append(all, diags...)
+		}
 	}
 	switch *format {
 	case "json":
@@ -68,7 +78,7 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 // loadReportingPanics loads one file for validate. No input should panic the
 // loader; should one do so anyway, it is reported as an internal error at the
 // file, so that every other file is still checked and reported.
-func loadReportingPanics(loader *engine.Loader, path string) (diags hcl.Diagnostics) {
+func loadReportingPanics(loader *engine.Loader, path string) (p *engine.Pipeline, diags hcl.Diagnostics) {
 	defer func() {
 		if r := recover(); r != nil {
 			rng := hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos}
@@ -80,8 +90,7 @@ func loadReportingPanics(loader *engine.Loader, path string) (diags hcl.Diagnost
 			})
 		}
 	}()
-	_, diags = loader.Load(path)
-	return diags
+	return loader.Load(path)
 }
 
 // pipelineFiles expands directories to the .hcl files below them (testdata
