@@ -1,7 +1,7 @@
 // Command bench measures `etl run` side by side with PostgreSQL's own COPY,
 // as issue 7 asks, and prints a table of medians.
 //
-//	go run ./bench                 # cases 1, 2 and 4, 3 runs each (a few minutes)
+//	go run ./bench                 # cases 1, 2, 4, 5, 6 and 7, 3 runs each
 //	go run ./bench --all           # also case 3: 5,000,000 rows
 //	go run ./bench --cases 1 --runs 5 --rows 200000
 //
@@ -23,7 +23,16 @@
 //     file with 10% of the rows changed;
 //  3. five times the rows, to show that peak RSS stays flat;
 //  4. go test -bench BenchmarkTransform ./engine: the per-record map and
-//     validate path, in ns and allocations per record.
+//     validate path, in ns and allocations per record;
+//  5. a MariaDB table of --rows rows copied into PostgreSQL, against
+//     mariadb --batch | psql \copy;
+//  6. cases 1 and 2a through a proxy that adds 1 ms each way between the
+//     client and PostgreSQL (a warehouse 2 ms away), the baseline too;
+//  7. a REST API answering each request after 250 ms, 101 pages, with a
+//     budget of 10 requests a second: the share of the budget used, paged
+//     by page number and by cursor.
+//
+// Each line also shows the 1-minute load average when its runs began.
 package main
 
 import (
@@ -129,14 +138,16 @@ const plainSQL = `\copy %[2]s FROM '%[1]s' WITH (FORMAT csv, HEADER true)
 `
 
 type options struct {
-	rows     int
-	runs     int
-	batch    int
-	seed     uint64
-	cases    map[int]bool
-	pg       string
-	keepData bool
-	dry      bool
+	myHost, myPort, myUser string // case 5's MariaDB
+	myBatch                int    // case 5's batch_size and page_size
+	rows                   int
+	runs                   int
+	batch                  int
+	seed                   uint64
+	cases                  map[int]bool
+	pg                     string
+	keepData               bool
+	dry                    bool
 }
 
 func main() {
@@ -147,20 +158,26 @@ func main() {
 	flag.IntVar(&opts.runs, "runs", 3, "runs of each case and of its baseline, alternating")
 	flag.IntVar(&opts.batch, "batch-size", engine.DefaultBatchSize, "the pipeline's batch_size (default the engine's)")
 	flag.Uint64Var(&opts.seed, "seed", 7, "seed of the generated data")
-	flag.StringVar(&cases, "cases", "1,2,4", "comma-separated cases to run: 1, 2, 3, 4")
+	flag.StringVar(&cases, "cases", "1,2,4,5,6,7", "comma-separated cases to run: 1 to 7")
+	var mysql string
+	flag.StringVar(&mysql, "mysql", "root@127.0.0.1:3306", "case 5's MariaDB, user@host:port (no password); the bench creates and drops the database "+mysqlDatabase)
+	flag.IntVar(&opts.myBatch, "mysql-batch", 5000, "case 5's batch_size and page_size")
 	flag.BoolVar(&all, "all", false, "run every case, 3 (5× the rows) included")
 	flag.StringVar(&opts.pg, "pg", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL URL; the bench creates and drops the schema "+schema+" there")
 	flag.BoolVar(&opts.keepData, "keep-data", false, "keep the generated files and the etl binary in bench/data")
 	flag.BoolVar(&opts.dry, "dry", false, "case 1 also times etl run --dry-run (read, map and check only)")
 	flag.Parse()
 	if all {
-		cases = "1,2,3,4"
+		cases = "1,2,3,4,5,6,7"
 	}
+	user, hostPort, _ := strings.Cut(mysql, "@")
+	opts.myUser = user
+	opts.myHost, opts.myPort, _ = strings.Cut(hostPort, ":")
 	opts.cases = map[int]bool{}
 	for _, c := range strings.Split(cases, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 || n > 4 {
-			fmt.Fprintf(os.Stderr, "bench: --cases %q: list case numbers 1 to 4, e.g. 1,2,4\n", cases)
+		if err != nil || n < 1 || n > 7 {
+			fmt.Fprintf(os.Stderr, "bench: --cases %q: list case numbers 1 to 7, e.g. 1,2,4\n", cases)
 			os.Exit(2)
 		}
 		opts.cases[n] = true
@@ -195,14 +212,17 @@ type result struct {
 	ms       []measurement
 	baseline *result // nil: this is a baseline or a reference
 	counts   func(measurement) string
+	extra    func(measurement) string // more about the last run
 }
 
 // measurement is one run of a child process.
 type measurement struct {
-	wall   time.Duration
-	cpu    time.Duration // user + system time of the child
-	maxRSS int64         // bytes
-	stdout string
+	wall     time.Duration
+	cpu      time.Duration // user + system time of the child
+	maxRSS   int64         // bytes
+	stdout   string
+	load     float64 // the 1-minute load average when it began
+	requests int64   // case 7: requests the API served
 }
 
 func run(ctx context.Context, opts options) error {
@@ -236,7 +256,7 @@ func run(ctx context.Context, opts options) error {
 		changed bool
 	}
 	var files []dataFile
-	if opts.cases[1] || opts.cases[2] {
+	if opts.cases[1] || opts.cases[2] || opts.cases[6] {
 		files = append(files, dataFile{file, opts.rows, false})
 	}
 	if opts.cases[2] {
@@ -257,7 +277,7 @@ func run(ctx context.Context, opts options) error {
 		fmt.Printf("generated %s: %d rows, %.0f MB in %v\n", rel(root, f.path), f.rows, float64(st.Size())/1e6, time.Since(t).Round(time.Millisecond))
 	}
 
-	if opts.cases[1] || opts.cases[2] || opts.cases[3] {
+	if opts.cases[1] || opts.cases[2] || opts.cases[3] || opts.cases[5] || opts.cases[6] || opts.cases[7] {
 		b.etl = filepath.Join(b.data, "etl")
 		fmt.Printf("building %s\n", rel(root, b.etl))
 		build := exec.CommandContext(ctx, "go", "build", "-o", b.etl, "./cmd/etl")
@@ -292,6 +312,21 @@ func run(ctx context.Context, opts options) error {
 	if opts.cases[3] {
 		if err := b.case3(ctx, bigFile); err != nil {
 			return fmt.Errorf("case 3: %w", err)
+		}
+	}
+	if opts.cases[5] {
+		if err := b.case5(ctx); err != nil {
+			return fmt.Errorf("case 5: %w", err)
+		}
+	}
+	if opts.cases[6] {
+		if err := b.case6(ctx, file); err != nil {
+			return fmt.Errorf("case 6: %w", err)
+		}
+	}
+	if opts.cases[7] {
+		if err := b.case7(ctx); err != nil {
+			return fmt.Errorf("case 7: %w", err)
 		}
 	}
 	b.print()
@@ -535,16 +570,7 @@ func (b *bench) measureEtl(ctx context.Context, r *result, pipeline string, flag
 // measurePsql times psql running the script (upsertSQL or plainSQL) for
 // file and table.
 func (b *bench) measurePsql(ctx context.Context, r *result, script, file, table string) error {
-	path := filepath.Join(b.data, "baseline.sql")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(script, file, table)), 0o644); err != nil {
-		return err
-	}
-	m, err := b.command(ctx, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-d", b.opts.pg, "-f", path)
-	if err != nil {
-		return err
-	}
-	r.ms = append(r.ms, m)
-	return nil
+	return b.measurePsqlAt(ctx, b.opts.pg, r, script, file, table)
 }
 
 // psql runs sql, not timed.
@@ -555,8 +581,18 @@ func (b *bench) psql(ctx context.Context, sql string) error {
 
 // command runs a child process and measures it.
 func (b *bench) command(ctx context.Context, name string, args ...string) (measurement, error) {
+	return b.run(ctx, nil, name, args...)
+}
+
+// run runs a child process with env added to its environment and measures
+// it.
+func (b *bench) run(ctx context.Context, env []string, name string, args ...string) (measurement, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = b.data
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	load := loadAverage()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -565,7 +601,7 @@ func (b *bench) command(ctx context.Context, name string, args ...string) (measu
 	if err != nil {
 		return measurement{}, fmt.Errorf("%s %s: %w\n%s%s", filepath.Base(name), strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
-	m := measurement{wall: wall, stdout: stdout.String(), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	m := measurement{wall: wall, stdout: stdout.String(), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), load: load}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.maxRSS = ru.Maxrss * 1024 // KiB on Linux
 	}
@@ -608,7 +644,7 @@ func (b *bench) print() {
 	}
 	fmt.Printf("\nmedians of %d runs, alternating; batch_size %d\n", b.opts.runs, b.opts.batch)
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\ttime\trows/s\tpeak RSS\tCPU (child)\tratio\tcounts (last run)")
+	fmt.Fprintln(w, "case\ttime\trows/s\tpeak RSS\tCPU (child)\tratio\tload\tcounts (last run)")
 	for _, r := range b.results {
 		if len(r.ms) == 0 {
 			continue
@@ -624,17 +660,21 @@ func (b *bench) print() {
 		if r.counts != nil {
 			counts = r.counts(r.ms[len(r.ms)-1])
 		}
-		fmt.Fprintf(w, "%s\t%.2f s\t%.0f\t%.0f MB\t%.2f s\t%s\t%s\n", r.label, wall, float64(r.rows)/wall, rss/1e6, cpu, ratio, counts)
+		if r.extra != nil {
+			counts += "; " + r.extra(r.ms[len(r.ms)-1])
+		}
+		loads := median(r.ms, func(m measurement) float64 { return m.load })
+		fmt.Fprintf(w, "%s\t%.2f s\t%.0f\t%.0f MB\t%.2f s\t%s\t%.1f\t%s\n", r.label, wall, float64(r.rows)/wall, rss/1e6, cpu, ratio, loads, counts)
 	}
 	w.Flush()
-	fmt.Println("\nall runs (wall seconds):")
+	fmt.Println("\nall runs (wall seconds, peak RSS, load average at the start):")
 	for _, r := range b.results {
 		var ts []string
 		for _, m := range r.ms {
-			ts = append(ts, fmt.Sprintf("%.2f", m.wall.Seconds()))
+			ts = append(ts, fmt.Sprintf("%.2f s %.0f MB (load %.1f)", m.wall.Seconds(), float64(m.maxRSS)/1e6, m.load))
 		}
 		if len(ts) > 0 {
-			fmt.Printf("  %s: %s\n", r.label, strings.Join(ts, " "))
+			fmt.Printf("  %s: %s\n", r.label, strings.Join(ts, ", "))
 		}
 	}
 }
