@@ -128,3 +128,18 @@ func count(opts ReadOptions, name string) {
 func (s *replaySource) id(rec *Record) int64 {
 	return s.ids[Reject{Pos: rec.Pos, Record: rec.Raw}.Fingerprint()]
 }
+
+// MaskRecord is a stored raw record as `etl rejects` shows it: with the
+// pipeline's mask applied again, so that a record stored before a field
+// was masked does not show it. A record that is not a JSON object cannot
+// be masked field by field and is withheld whole.
+func (p *Pipeline) MaskRecord(record string) string {
+	if len(p.Mask) == 0 || record == "" {
+		return record
+	}
+	fields, err := DecodeFields(record)
+	if err != nil {
+		return "[masked: stored as raw text, which cannot be masked field by field]"
+	}
+	return p.rawRecord(&Record{Fields: fields})
+}

@@ -58,7 +58,7 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTARTED\tDURATION\tSTATUS\tPROCESSED\tCREATED\tUPDATED\tUNCHANGED\tREJECTED\tFAILED\tERROR")
+	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTARTED\tDURATION\tSTATUS\tMODE\tPROCESSED\tCREATED\tUPDATED\tUNCHANGED\tREJECTED\tFAILED\tALREADY REJECTED\tRECOVERED\tREJECTS BY CATEGORY\tERROR")
 	for _, r := range runs {
 		dur := "-"
 		if !r.Finished.IsZero() {
@@ -68,9 +68,14 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		if len(errText) > 60 {
 			errText = errText[:57] + "..."
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.Pipeline,
-			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.Status,
-			r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed, errText)
+		cats := categoriesText(r.Categories)
+		if cats == "" {
+			cats = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Pipeline,
+			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.Status, r.RunMode(),
+			r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
+			r.Tally.AlreadyRejected, r.Tally.Recovered, cats, errText)
 	}
 	tw.Flush()
 	return exitOK
@@ -84,6 +89,11 @@ func historyJSON(r engine.Run) map[string]any {
 		"unchanged": r.Tally.Unchanged, "rejected": r.Tally.Rejected, "failed": r.Tally.Failed,
 		"skipped": r.Tally.Skipped, "warned": r.Tally.Warned,
 		"error": r.Error, "metrics": r.Metrics,
+		"mode": r.RunMode(), "already_rejected": r.Tally.AlreadyRejected, "recovered": r.Tally.Recovered,
+		"reject_categories": r.Categories,
+	}
+	if !r.Heartbeat.IsZero() {
+		m["heartbeat_at"] = r.Heartbeat
 	}
 	if !r.Finished.IsZero() {
 		m["finished_at"] = r.Finished

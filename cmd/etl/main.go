@@ -7,6 +7,7 @@
 //	etl plan FILE                   what run would do, without doing it
 //	etl history [flags]             show recent runs
 //	etl state [reset|set] [NAME]    show or change saved cursors
+//	etl rejects [replay] [flags]    list stored rejects, or replay them
 //	etl test [FILE|DIR]...          run pipelines' test cases
 //	etl fmt [-check] [FILE|DIR]...  format pipeline files
 //	etl serve [DIR] [flags]         run every pipeline on its schedule (River)
@@ -110,6 +111,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdList(ctx, reg, args[1:], stdout, stderr)
 	case "trigger":
 		return cmdTrigger(ctx, reg, args[1:], stdout, stderr)
+	case "rejects":
+		return cmdRejects(ctx, reg, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -144,6 +147,12 @@ Usage:
                                                     saved cursors: value, type, when and by which run
   etl state reset NAME|FILE [--yes]                 forget a cursor: the next run reads everything
   etl state set NAME|FILE VALUE [--yes]             set a cursor (VALUE checked against its type)
+  etl rejects [NAME|FILE] [--pipeline NAME] [--run N] [--check C] [--category K] [--all] [--limit N]
+              [--format table|json] [--warehouse URL]
+                                                    stored rejects: category, check, reason, where, masked record
+  etl rejects replay [FILE|DIR]... [--pipeline NAME] [--run N] [--warehouse URL]
+                                                    run the unresolved rejects through the pipelines' current
+                                                    map and checks; land and resolve those that pass
   etl test [-v] [FILE|DIR]...                       run the *.test.hcl cases beside pipelines (default: pipelines/)
   etl fmt [-check] [FILE|DIR]...                    rewrite files in canonical HCL layout (-check: list, exit 1)
   etl run DIR | --all [-j N] [--warehouse URL]      run every pipeline of a folder (default pipelines/), in depends_on order
