@@ -7,41 +7,43 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
 
-// configEnv holds what the config-time functions env() and file() need, and
-// collects the values they return: those may be secrets, and every message
-// the engine prints or stores is redacted of them.
+// configEnv holds what the config-time functions env(), file() and
+// sensitive() need, and collects the secrets among the values they return:
+// every message the engine prints or stores is redacted of them (see
+// addSecret for what of a value is secret).
 type configEnv struct {
 	dir     string // pipeline file's directory
 	lookup  func(string) (string, bool)
 	strict  bool         // a missing env var without default is an error (run), else a warning (validate)
-	secrets []string     // values returned by env() and file()
+	secrets []string     // secret values and parts of values returned by env(), file() and sensitive()
 	missing []unsetValue // env vars unset and files unreadable, without strict
 }
 
 // evalContext is the HCL evaluation context of a pipeline file: the
-// config-time functions env(name[, default]) and file(path).
+// config-time functions env(name[, default]), file(path) and
+// sensitive(value).
 func (c *configEnv) evalContext() *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Functions: map[string]function.Function{
-			"env":  c.envFunc(),
-			"file": c.fileFunc(),
+			"env":       c.envFunc(),
+			"file":      c.fileFunc(),
+			"sensitive": c.sensitiveFunc(),
 		},
 	}
 }
 
 // ConfigFunctions documents the config-time HCL functions.
 var ConfigFunctions = []struct{ Signature, Doc, Example string }{
-	{"env(name[, default])", "The environment variable's value; the default when it is unset. An unset variable without a default fails `etl run` (and is a warning in `etl validate`). Values are treated as secrets: redacted from every log line, error and history row.", `token = env("HUBSPOT_TOKEN")`},
-	{"file(path)", "The file's contents, with one trailing newline removed; the path is relative to the pipeline file. Treated as a secret like env().", `password = file("/run/secrets/genius_password")`},
+	{"env(name[, default])", "The environment variable's value; the default when it is unset. An unset variable without a default fails `etl run` (and is a warning in `etl validate`). The value is a secret, redacted from every log line, error and history row — except, when it is a URL, its origin and path (see Secrets).", `token = env("HUBSPOT_TOKEN")`},
+	{"file(path)", "The file's contents, with one trailing newline removed; the path is relative to the pipeline file. A secret like env().", `password = file("/run/secrets/genius_password")`},
+	{"sensitive(value)", "The value, unchanged, marked secret as a whole: a URL's origin and path are redacted too. For a URL that is itself a credential, such as a webhook URL with its key in the path.", `url = sensitive(env("ARRIVY_EXPORT_URL"))`},
 }
 
 func (c *configEnv) envFunc() function.Function {
@@ -96,24 +98,77 @@ func (c *configEnv) fileFunc() function.Function {
 	})
 }
 
-// addSecret remembers a value to redact. Very short values are not
-// redacted: replacing every "1" in a message would make it unreadable, and a
-// one-character secret protects nothing.
+func (c *configEnv) sensitiveFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "Marks a value secret as a whole.",
+		Params:      []function.Parameter{{Name: "value", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v := args[0].AsString()
+			c.secrets = append(c.secrets, v)
+			c.secrets = append(c.secrets, embeddedPasswords(v)...)
+			return args[0], nil
+		},
+	})
+}
+
+// addSecret remembers what of an env() or file() value to redact. Very
+// short values are not redacted: replacing every "1" in a message would
+// make it unreadable, and a one-character secret protects nothing.
+//
+// A value is a secret as a whole, unless it is an absolute URL
+// (scheme://host…): then its origin (scheme, host, port) and path are
+// shown, so that a log line or an error says which server answered, and
+// its credentials are secret: the userinfo password, the values of query
+// parameters whose names say they carry one (api_key, token, sig, …) and
+// the fragment. sensitive() makes a URL secret as a whole.
 //
 // A connection string's password is a secret of its own, since it may be
 // printed apart from the string (a driver error, a value a user typed into
 // a CRM): URL userinfo (scheme://user:pw@host), MySQL DSNs (user:pw@tcp(…)),
 // and key=value strings (password=pw).
 func (c *configEnv) addSecret(v string) {
-	if len(v) < 4 {
+	if len(v) < minSecret {
+		return
+	}
+	if parts, ok := urlSecrets(v); ok {
+		c.secrets = append(c.secrets, parts...)
 		return
 	}
 	c.secrets = append(c.secrets, v)
-	for _, pw := range embeddedPasswords(v) {
-		if len(pw) >= 4 {
-			c.secrets = append(c.secrets, pw, url.QueryEscape(pw))
+	c.secrets = append(c.secrets, embeddedPasswords(v)...)
+}
+
+// credentialParamRE matches the names of query parameters that carry
+// credentials.
+var credentialParamRE = regexp.MustCompile(`(?i)key|token|secret|pass|pwd|sig|auth|credential|session|code`)
+
+// urlSecrets returns the secret parts of v when v is an absolute URL with a
+// host (ok false otherwise): see addSecret.
+func urlSecrets(v string) (parts []string, ok bool) {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return nil, false
+	}
+	parts = embeddedPasswords(v)
+	if u.User != nil && u.User.Username() != "" {
+		if _, hasPw := u.User.Password(); !hasPw && strings.Contains(v, u.User.Username()+"@") {
+			// scheme://token@host: a user name alone is a credential.
+			parts = append(parts, u.User.Username())
 		}
 	}
+	for name, vals := range u.Query() {
+		if credentialParamRE.MatchString(name) {
+			parts = append(parts, vals...)
+		}
+	}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if name, val, found := strings.Cut(kv, "="); found && credentialParamRE.MatchString(name) {
+			parts = append(parts, val) // as written
+		}
+	}
+	parts = append(parts, u.Fragment)
+	return parts, true
 }
 
 var (
@@ -139,60 +194,6 @@ func embeddedPasswords(v string) []string {
 		out = append(out, strings.Trim(m[1], "'"))
 	}
 	return out
-}
-
-// Redactor replaces secret values with "[redacted]" in text. Secrets can
-// be added while a run goes on (a token a source obtains); it is safe for
-// concurrent use.
-type Redactor struct {
-	mu      sync.RWMutex
-	secrets []string
-	r       *strings.Replacer
-}
-
-func newRedactor(secrets []string) *Redactor {
-	r := &Redactor{}
-	r.add(secrets...)
-	return r
-}
-
-// Add makes s a secret too (values shorter than 4 bytes are ignored, as in
-// configEnv.addSecret).
-func (r *Redactor) Add(s string) {
-	if len(s) >= 4 {
-		r.add(s)
-	}
-}
-
-func (r *Redactor) add(secrets ...string) {
-	if len(secrets) == 0 {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.secrets = append(r.secrets, secrets...)
-	s := append([]string(nil), r.secrets...)
-	// Longest first, so a secret containing another is replaced whole.
-	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
-	pairs := make([]string, 0, 2*len(s))
-	for _, v := range s {
-		pairs = append(pairs, v, "[redacted]")
-	}
-	r.r = strings.NewReplacer(pairs...)
-}
-
-// Redact returns s with every secret replaced.
-func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	r.mu.RLock()
-	rep := r.r
-	r.mu.RUnlock()
-	if rep == nil {
-		return s
-	}
-	return rep.Replace(s)
 }
 
 // redactingState is a SourceState whose values become secrets of the run.

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
@@ -23,6 +24,7 @@ type inlineSource struct {
 	key     *engine.Program  // optional: computes Position.Key from `fields`
 	rotate  string           // optional: Put this token into the source state, then fail naming it
 	counts  map[string]int64 // optional: counted through ReadOptions.Count as the read starts
+	log     string           // optional: logged through ReadOptions.Logger as the read starts, as message and value
 }
 
 func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
@@ -33,11 +35,12 @@ func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (en
 		Key     hcl.Expression   `hcl:"key,optional"`
 		Rotate  string           `hcl:"rotate,optional"`
 		Counts  map[string]int64 `hcl:"counts,optional"`
+		Log     string           `hcl:"log,optional"`
 	}
 	if diags := gohcl.DecodeBody(body, ctx, &cfg); diags.HasErrors() {
 		return nil, diags
 	}
-	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered, rotate: cfg.Rotate, counts: cfg.Counts}
+	s := &inlineSource{fields: cfg.Fields, ordered: cfg.Ordered, rotate: cfg.Rotate, counts: cfg.Counts, log: cfg.Log}
 	if cfg.Key != nil && !cfg.Key.Range().Empty() {
 		if v, _ := cfg.Key.Value(nil); !v.IsNull() {
 			prog, diags := pc.Expressions.Compile("key", cfg.Key, ctx, map[string]any{"fields": map[string]any{}})
@@ -60,6 +63,9 @@ func newInline(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (en
 }
 
 func (s *inlineSource) Read(ctx context.Context, opts engine.ReadOptions, emit func(engine.Record) error) error {
+	if s.log != "" {
+		opts.Logger.Warn("request to "+s.log+" failed; retrying", "url", s.log, "error", errors.New("GET "+s.log+": 503"))
+	}
 	for name, n := range s.counts {
 		opts.Count(name, n)
 		opts.Count(name, n)

@@ -122,13 +122,16 @@ func (l *Loader) Load(path string) (*Pipeline, hcl.Diagnostics) {
 
 // LoadSource is Load for a file's contents; path names it in diagnostics and
 // anchors relative paths.
-func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics) {
+func (l *Loader) LoadSource(path string, src []byte) (_ *Pipeline, diags hcl.Diagnostics) {
 	f, diags := l.parser.ParseHCL(src, path)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	cenv := &configEnv{dir: filepath.Dir(path), lookup: l.LookupEnv, strict: l.Strict}
 	ctx := cenv.evalContext()
+	// A diagnostic may quote a value ("url … is not an absolute URL"): none
+	// leaves with a secret in it.
+	defer func() { redactDiagnostics(diags, newRedactor(cenv.secrets)) }()
 	defs := l.definitionsFor(filepath.Dir(path))
 	env, vdiags := l.setVariables(ctx, defs, filepath.Dir(path))
 	diags = append(diags, l.once(append(defs.diags, vdiags...))...)
@@ -171,6 +174,9 @@ func (l *Loader) LoadSource(path string, src []byte) (*Pipeline, hcl.Diagnostics
 		return nil, diags
 	}
 	p.redactor = newRedactor(cenv.secrets)
+	if sh, ok := p.Source.(SecretHolder); ok {
+		p.redactor.Add(sh.Secrets()...)
+	}
 	p.Config = p.redactor.Redact(string(src))
 	return p, diags
 }

@@ -156,7 +156,9 @@ func TestFaultsLockLostIntegration(t *testing.T) {
 	}
 	require.NoError(t, err)
 	require.Equal(t, 1, pr.CutWhere(func(p int) bool { return p == port }))
-	time.Sleep(200 * time.Millisecond) // the server ends the session
+	waitFor(t, 30*time.Second, "the server to end the lock's session", func() bool {
+		return tg.count(t, fmt.Sprintf(`SELECT count(*) FROM pg_stat_activity WHERE client_addr = '127.0.0.1' AND client_port = %d`, port)) == 0
+	})
 
 	second := etl{args: []string{"run", f.file, "--lock-wait", "0s"}, env: labelled(f, 2, direct)}.run(t)
 	r1 := first(0)

@@ -2,13 +2,13 @@ package faults
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/etl-dev/etl/internal/mysqltest"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/secrettest"
 )
 
 // TestFaultsSecretsIntegration runs pipelines holding a bearer token, an
@@ -139,12 +140,14 @@ func TestFaultsSecretsIntegration(t *testing.T) {
 	a.pageDelay = 20 * time.Millisecond
 	cut := rest(viaURL)
 	cut.args = append(cut.args, jsonDebug...)
+	served := a.requests.Load()
 	stop := cut.start(t)
 	tg := openTarget(t, base, "faults_secrets", "faults_secrets_rest")
-	waitFor(t, 30*time.Second, "the run to start", func() bool {
-		return tg.count(t, "SELECT count(*) FROM etl_sync_history WHERE status = 'running'") > 0
+	// Mid-load: the run is recorded and has asked for its third page, so
+	// the first page's batch has gone to the sink.
+	waitFor(t, 30*time.Second, "the run to be mid-load", func() bool {
+		return a.requests.Load() >= served+3 && tg.count(t, "SELECT count(*) FROM etl_sync_history WHERE status = 'running'") > 0
 	})
-	time.Sleep(100 * time.Millisecond)
 	pr.Cut()
 	res := stop(0)
 	assert.Equal(t, 1, res.code, "warehouse cut: %s", res)
@@ -183,20 +186,14 @@ func TestFaultsSecretsIntegration(t *testing.T) {
 	}
 
 	// Look for every secret, in every form, everywhere.
-	forms := func(s string) []string {
-		return []string{s, url.QueryEscape(s), base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))}
-	}
 	leaks := 0
 	check := func(place, text string) {
 		for name, s := range secrets {
 			tally.secretsChecked.Add(1)
-			for _, form := range forms(s) {
-				if strings.Contains(text, form) {
-					leaks++
-					tally.secretsLeaked.Add(1)
-					t.Errorf("the %s is in %s:\n%s", name, place, excerpt(text, form))
-					break
-				}
+			if _, form := secrettest.Find(text, map[string]string{name: s}); form != "" {
+				leaks++
+				tally.secretsLeaked.Add(1)
+				t.Errorf("the %s is in %s as %q:\n%s", name, place, form, secrettest.Excerpt(text, form))
 			}
 		}
 	}
@@ -234,12 +231,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func excerpt(text, s string) string {
-	i := strings.Index(text, s)
-	lo, hi := max(0, i-200), min(len(text), i+len(s)+100)
-	return text[lo:hi]
-}
-
 // mysqlUser creates a MariaDB user with password and SELECT on the
 // database dsn names, dropped when the test ends; it returns its DSN.
 func mysqlUser(t *testing.T, dsn, password string) string {
@@ -258,10 +249,11 @@ func mysqlUser(t *testing.T, dsn, password string) string {
 	return u.FormatDSN()
 }
 
-// TestFaultsSecretInURLPathIntegration puts an env() value in the REST
-// url's path, as APIs that take their key in the path want
-// (url = "https://api.example.com/${env("KEY")}/contacts"), and has the
-// first attempt of a request fail.
+// TestFaultsSecretInURLPathIntegration puts a key in the REST url's path,
+// as APIs that take their key in the path want
+// (url = "${env("API_URL")}/${env("KEY")}/contacts"), and has the first
+// attempt of a request fail: the retry's log line names the API's host and
+// path, the key redacted.
 //
 // This found a bug, now fixed: the "request failed; retrying" log line
 // printed the URL as it was. Every log record of a run now passes through
@@ -269,29 +261,35 @@ func mysqlUser(t *testing.T, dsn, password string) string {
 func TestFaultsSecretInURLPathIntegration(t *testing.T) {
 	skipShort(t)
 	token := "pat-na1-" + randomHex(12)
-	pathKey := "run-" + randomHex(12) // the API takes /run-…/ before its path
+	pathKey := "run-+& é" + randomHex(12) // the API takes /run-…/ before its path
 	whURL := pgtest.URL(t)
 	a := newAPI(t, token)
 	ds := newDataset(300, time.Millisecond, 31)
 	a.publish(ds)
-	a.setFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
+	failFirst := func(n int64, w http.ResponseWriter, r *http.Request) bool {
 		if n == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return true
 		}
 		return false
-	})
+	}
+	src, err := os.ReadFile(pipelineFile(t, "secrets_rest.hcl"))
+	require.NoError(t, err)
+	keyed := strings.Replace(string(src), `"${env("FAULTS_API_URL", "http://127.0.0.1:9")}/crm/v3/objects/contacts"`,
+		`"${env("FAULTS_API_URL")}/${env("FAULTS_PATH_KEY")}/crm/v3/objects/contacts"`, 1)
+	require.NotEqual(t, string(src), keyed)
+	file := filepath.Join(t.TempDir(), "secrets_rest_keyed.hcl")
+	require.NoError(t, os.WriteFile(file, []byte(keyed), 0o644))
 	for _, format := range []string{"text", "json"} {
-		res := etl{args: []string{"run", pipelineFile(t, "secrets_rest.hcl"), "--log-format", format, "--full-refresh"},
-			env: []string{"FAULTS_API_URL=" + a.URL() + "/" + pathKey, "FAULTS_TOKEN=" + token, "FAULTS_HMAC=" + randomHex(8), "FAULTS_WAREHOUSE_URL=" + whURL}}.run(t)
+		a.setFault(failFirst)
+		res := etl{args: []string{"run", file, "--log-format", format, "--full-refresh"},
+			env: []string{"FAULTS_API_URL=" + a.URL(), "FAULTS_PATH_KEY=" + pathKey, "FAULTS_TOKEN=" + token, "FAULTS_HMAC=" + randomHex(8), "FAULTS_WAREHOUSE_URL=" + whURL}}.run(t)
 		require.Equal(t, 0, res.code, "%s", res)
-		assert.NotContains(t, res.stdout+res.stderr, pathKey, "%s logs", format)
-		a.setFault(func(n int64, w http.ResponseWriter, r *http.Request) bool {
-			if n == 1 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return true
-			}
-			return false
-		})
+		out := res.stdout + res.stderr
+		require.Contains(t, out, "retrying", "%s: the first attempt failed and was logged", format)
+		assert.Contains(t, out, a.URL()+"/[redacted]/crm/v3/objects/contacts", "%s: the log names the host", format)
+		if _, form := secrettest.Find(out, map[string]string{"path key": pathKey}); form != "" {
+			t.Errorf("%s logs hold the path key as %q:\n%s", format, form, secrettest.Excerpt(out, form))
+		}
 	}
 }

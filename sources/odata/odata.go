@@ -515,3 +515,15 @@ func errorAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {
 	}
 	return d
 }
+
+// Secrets returns the auth block's values and the secrets attribute's:
+// secret as a whole wherever they came from (engine.SecretHolder).
+func (s *Source) Secrets() []string {
+	out := s.client.Secrets()
+	for _, v := range s.secrets {
+		if str, ok := v.(string); ok {
+			out = append(out, str)
+		}
+	}
+	return out
+}

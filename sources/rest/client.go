@@ -13,8 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/etl-dev/etl/engine"
 )
 
 // Client sends HTTP requests the way every HTTP-based source should: it
@@ -32,11 +33,12 @@ type Client struct {
 	retry    retryPolicy
 	timeout  time.Duration // per attempt, body included
 	log      *slog.Logger
-	secrets  *secretSet
+	secrets  *engine.Redactor
 	// sensitive names headers and query parameters that carry secrets:
 	// stripped on a redirect to another host, masked in printed URLs.
 	sensitiveHeaders []string
 	sensitiveParams  []string
+	authSecrets      []string
 	// sleep waits d or until ctx is done.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -71,7 +73,7 @@ const DefaultTimeout = 30 * time.Second
 func NewClient(opts ClientOptions) *Client {
 	c := &Client{
 		timeout:          opts.Timeout,
-		secrets:          &secretSet{},
+		secrets:          engine.NewRedactor(),
 		sleep:            sleepCtx,
 		log:              opts.Logger,
 		sensitiveHeaders: append([]string(nil), opts.SensitiveHeaders...),
@@ -94,9 +96,8 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	if opts.Auth != nil {
 		c.auth = opts.Auth.impl
-		for _, s := range opts.Auth.secrets {
-			c.secrets.add(s)
-		}
+		c.secrets.Add(opts.Auth.secrets...)
+		c.authSecrets = opts.Auth.secrets
 		c.sensitiveHeaders = append(c.sensitiveHeaders, opts.Auth.headers...)
 		c.sensitiveParams = opts.Auth.params
 		if o, ok := c.auth.(*oauth2Auth); ok {
@@ -124,11 +125,16 @@ func (c *Client) WithLogger(l *slog.Logger) *Client {
 // AddSecret makes s one of the values Redact removes (a token obtained at
 // run time, a password read from a file). Values shorter than 4 bytes are
 // ignored.
-func (c *Client) AddSecret(s string) { c.secrets.add(s) }
+func (c *Client) AddSecret(s string) { c.secrets.Add(s) }
 
 // Redact returns s with every secret the client knows replaced by
-// "[redacted]".
-func (c *Client) Redact(s string) string { return c.secrets.redact(s) }
+// "[redacted]", in every form (percent-encoded, base64, JSON-escaped: see
+// engine.Redactor), and every URL's password removed.
+func (c *Client) Redact(s string) string { return c.secrets.Redact(s) }
+
+// Secrets returns the client's credentials known when it was built (the
+// auth block's values), for engine.SecretHolder.
+func (c *Client) Secrets() []string { return append([]string(nil), c.authSecrets...) }
 
 // SafeURL renders u for messages: user info dropped, the values of
 // query parameters that carry secrets masked, and known secrets redacted.
@@ -506,60 +512,6 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 		}
 	}
 	return nil
-}
-
-// secretSet is the values Redact removes; tokens join it at run time.
-type secretSet struct {
-	mu  sync.RWMutex
-	all []string
-	r   *strings.Replacer
-}
-
-func (s *secretSet) add(v string) {
-	if len(v) < 4 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, x := range s.all {
-		if x == v {
-			return
-		}
-	}
-	s.all = append(s.all, v)
-	// Longest first, so a secret containing another is replaced whole. The
-	// URL-escaped forms are secrets too: they appear in printed URLs.
-	var vals []string
-	for _, x := range s.all {
-		vals = append(vals, x)
-		if e := url.QueryEscape(x); e != x {
-			vals = append(vals, e)
-		}
-	}
-	sortByLenDesc(vals)
-	pairs := make([]string, 0, 2*len(vals))
-	for _, x := range vals {
-		pairs = append(pairs, x, "[redacted]")
-	}
-	s.r = strings.NewReplacer(pairs...)
-}
-
-func (s *secretSet) redact(v string) string {
-	s.mu.RLock()
-	r := s.r
-	s.mu.RUnlock()
-	if r == nil {
-		return v
-	}
-	return r.Replace(v)
-}
-
-func sortByLenDesc(v []string) {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && len(v[j]) > len(v[j-1]); j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
-	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -103,6 +103,7 @@ var (
 	_ engine.CursorOrdered = (*Source)(nil)
 	_ engine.Describer     = (*Source)(nil)
 	_ engine.ReadPlanner   = (*Source)(nil)
+	_ engine.SecretHolder  = (*Source)(nil)
 )
 
 // New decodes body into a Config, with defaults filled first, validates it
@@ -739,3 +740,7 @@ func didYouMean(given string, candidates []string) string {
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
 }
+
+// Secrets returns the auth block's values: secret as a whole wherever they
+// came from (engine.SecretHolder).
+func (s *Source) Secrets() []string { return s.client.Secrets() }
