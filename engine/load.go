@@ -31,6 +31,8 @@ type Pipeline struct {
 	// Environment is the active environment the pipeline was loaded for
 	// (ETL_ENV, or the --var-file's name); "" when none was chosen.
 	Environment string
+	// Connection names the connection its source uses; "" when none.
+	Connection string
 	BatchSize   int
 	Location    *time.Location
 
@@ -245,6 +247,9 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		diags = append(diags, cdiags...)
 		if body == nil {
 			break
+		}
+		if conn != nil {
+			p.Connection = conn.Name
 		}
 		src, sdiags := factory(body, ctx, PluginContext{
 			Pipeline:    pc.Name,

@@ -271,7 +271,7 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 		start := Run{
 			Pipeline: p.Name, System: p.System, Entity: p.Entity,
 			Endpoint: p.describeSource(), Started: time.Now(), // after any wait for the lock
-			Status: StatusRunning, Config: p.Config, Metrics: labels,
+			Status: StatusRunning, Config: p.Config, Metrics: labels, Environment: p.Environment,
 		}
 		if opts.replay != nil {
 			if err := opts.replay.load(ctx, wh); err != nil {

@@ -315,6 +315,9 @@ type Run struct {
 	Categories map[RejectCategory]int64
 	// Heartbeat is when the run last committed a batch (zero: never).
 	Heartbeat time.Time
+	// Environment is the environment the pipeline was loaded for (ETL_ENV,
+	// --var-file); "" when none was chosen.
+	Environment string
 }
 
 // RunMode is r.Mode, RunModeRun when it is unset.

@@ -72,7 +72,11 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		if cats == "" {
 			cats = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Pipeline,
+		name := r.Pipeline
+		if r.Environment != "" {
+			name += " (" + r.Environment + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, name,
 			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.Status, r.RunMode(),
 			r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
 			r.Tally.AlreadyRejected, r.Tally.Recovered, cats, errText)
@@ -94,6 +98,9 @@ func historyJSON(r engine.Run) map[string]any {
 	}
 	if !r.Heartbeat.IsZero() {
 		m["heartbeat_at"] = r.Heartbeat
+	}
+	if r.Environment != "" {
+		m["environment"] = r.Environment
 	}
 	if !r.Finished.IsZero() {
 		m["finished_at"] = r.Finished

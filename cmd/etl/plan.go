@@ -17,6 +17,7 @@ func cmdPlan(ctx context.Context, reg *engine.Registry, args []string, stdout, s
 	fs.StringVar(&opts.Since, "since", "", "plan a run from this cursor value")
 	fs.BoolVar(&opts.FullRefresh, "full-refresh", false, "plan a run that ignores the saved cursor")
 	fs.StringVar(&opts.WarehouseURL, "warehouse", "", "warehouse URL (overrides the sink url and ETL_WAREHOUSE_URL)")
+	applyEnv := envFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
@@ -29,6 +30,7 @@ func cmdPlan(ctx context.Context, reg *engine.Registry, args []string, stdout, s
 		return exitUsage
 	}
 	loader := engine.NewLoader(reg)
+	applyEnv(loader)
 	p, diags := loader.Load(files[0])
 	writeDiagnostics(stderr, diags, loader.Files())
 	if diags.HasErrors() {
@@ -49,6 +51,7 @@ func cmdPlan(ctx context.Context, reg *engine.Registry, args []string, stdout, s
 
 func writePlan(w io.Writer, p *engine.Pipeline, pl *engine.Plan) {
 	fmt.Fprintf(w, "pipeline %s (%s %s) from %s\n\n", p.Name, p.System, p.Entity, p.File)
+	fmt.Fprintf(w, "env:        %s\n", environmentName(p))
 	fmt.Fprintf(w, "source:     %s\n", pl.Source)
 	if pl.FirstRead != "" {
 		fmt.Fprintf(w, "first read: %s\n", pl.FirstRead)

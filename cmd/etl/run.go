@@ -33,6 +33,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof reads it)")
 	all := fs.Bool("all", false, "run every pipeline of pipelines/ (see runall.go)")
 	jobs := fs.Int("j", 1, "with a folder or --all: pipelines run at once")
+	applyEnv := envFlags(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
@@ -64,6 +65,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 
 	loader := engine.NewLoader(reg)
 	loader.Strict = !opts.DryRun
+	applyEnv(loader)
 	p, diags := loader.Load(files[0])
 	writeDiagnostics(stderr, diags, loader.Files())
 	if diags.HasErrors() {

@@ -27,6 +27,7 @@ func loadDir(reg *engine.Registry, paths []string, strict bool) ([]*engine.Pipel
 	}
 	loader := engine.NewLoader(reg)
 	loader.Strict = strict
+	loader.Definitions = true // connections/*.hcl: used by the pipelines, not run (p is nil)
 	var all hcl.Diagnostics
 	var ps []*engine.Pipeline
 	seen := map[string]string{}

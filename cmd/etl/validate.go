@@ -18,6 +18,7 @@ import (
 func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", stderr)
 	format := fs.String("format", "text", "output format: text, json or github (Actions annotations)")
+	applyEnv := envFlags(fs)
 	paths, err := parseArgs(fs, args)
 	if err != nil {
 		if isUsage(err) {
@@ -39,6 +40,7 @@ func cmdValidate(reg *engine.Registry, args []string, stdout, stderr io.Writer) 
 	}
 	loader := engine.NewLoader(reg)
 	loader.Definitions = true // connections/*.hcl and the like are checked, not run
+	applyEnv(loader)
 	var all hcl.Diagnostics
 	invalid := 0
 	var loaded []*engine.Pipeline

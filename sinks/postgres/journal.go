@@ -158,12 +158,12 @@ func (w *Warehouse) StartRun(ctx context.Context, r engine.Run) (int64, error) {
 			return tx.QueryRow(ctx, `INSERT INTO etl_sync_history (
 					pipeline, crm_source, sync_type, endpoint, started_at, status,
 					processed, created, updated, unchanged, rejected, failed, skipped, warned,
-					error_message, configuration, performance_metrics, mode)
-				VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17)
+					error_message, configuration, performance_metrics, mode, environment)
+				VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, $17, $18)
 				RETURNING id`,
 				cleanText(r.Pipeline), cleanText(r.System), cleanText(r.Entity), cleanText(r.Endpoint), started,
 				r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed, r.Tally.Skipped, r.Tally.Warned,
-				cleanText(r.Error), cleanText(r.Config), metrics, r.RunMode(),
+				cleanText(r.Error), cleanText(r.Config), metrics, r.RunMode(), cleanText(r.Environment),
 			).Scan(&id)
 		})
 	})
@@ -236,7 +236,7 @@ func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 		rows, err := c.Query(ctx, `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 				processed, created, updated, unchanged, rejected, failed, skipped, warned,
 				error_message, configuration, performance_metrics::text,
-				already_rejected, recovered, reject_categories::text, mode, heartbeat_at
+				already_rejected, recovered, reject_categories::text, mode, heartbeat_at, environment
 			FROM etl_sync_history
 			WHERE $1 = '' OR pipeline = $1
 			ORDER BY started_at DESC, id DESC
@@ -257,7 +257,7 @@ func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 			if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &r.Started, &finished, &status,
 				&r.Tally.Processed, &r.Tally.Created, &r.Tally.Updated, &r.Tally.Unchanged, &r.Tally.Rejected, &r.Tally.Failed, &r.Tally.Skipped, &r.Tally.Warned,
 				&r.Error, &r.Config, &metrics,
-				&r.Tally.AlreadyRejected, &r.Tally.Recovered, &cats, &r.Mode, &beat); err != nil {
+				&r.Tally.AlreadyRejected, &r.Tally.Recovered, &cats, &r.Mode, &beat, &r.Environment); err != nil {
 				return err
 			}
 			if beat != nil {

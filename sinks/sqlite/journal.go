@@ -137,9 +137,9 @@ WHERE pipeline = ? AND status = 'running'`, interruptedError, r.Pipeline); err !
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO etl_sync_history
-(pipeline, crm_source, sync_type, endpoint, started_at, status, configuration, performance_metrics, mode)
-VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
-		r.Pipeline, r.System, r.Entity, r.Endpoint, formatTime(started), r.Config, metrics, r.RunMode())
+(pipeline, crm_source, sync_type, endpoint, started_at, status, configuration, performance_metrics, mode, environment)
+VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+		r.Pipeline, r.System, r.Entity, r.Endpoint, formatTime(started), r.Config, metrics, r.RunMode(), r.Environment)
 	if err != nil {
 		return 0, err
 	}
@@ -227,7 +227,7 @@ func (w *Warehouse) runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 	q := `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 processed, created, updated, unchanged, rejected, failed, skipped, warned,
 error_message, configuration, performance_metrics,
-already_rejected, recovered, reject_categories, mode, heartbeat_at
+already_rejected, recovered, reject_categories, mode, heartbeat_at, environment
 FROM etl_sync_history`
 	args := []any{}
 	if f.Pipeline != "" {
@@ -250,7 +250,7 @@ FROM etl_sync_history`
 		if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &started, &finished, &status,
 			&t.Processed, &t.Created, &t.Updated, &t.Unchanged, &t.Rejected, &t.Failed, &t.Skipped, &t.Warned,
 			&r.Error, &r.Config, &metrics,
-			&t.AlreadyRejected, &t.Recovered, &cats, &r.Mode, &beat); err != nil {
+			&t.AlreadyRejected, &t.Recovered, &cats, &r.Mode, &beat, &r.Environment); err != nil {
 			return nil, err
 		}
 		if beat.Valid {
