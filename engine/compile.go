@@ -194,6 +194,9 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	if strings.TrimSpace(src) == "" {
 		return nil, hcl.Diagnostics{errorAt(rng, "Empty expression", fmt.Sprintf("%s needs an expression, such as \"record.id\".", name))}
 	}
+	if err := checkNesting(src); err != nil {
+		return nil, hcl.Diagnostics{c.exprDiagnostic(name, e, src, err, env)}
+	}
 	opts := make([]expr.Option, 0, len(c.opts)+4)
 	opts = append(opts, expr.Env(env))
 	opts = append(opts, c.opts...)
@@ -212,6 +215,44 @@ func (c *compiler) compileAttr(name string, e hcl.Expression, ctx *hcl.EvalConte
 	}
 
 	return &Program{Source: src, program: prog, typ: prog.Node().Type()}, nil
+}
+
+// MaxExprNesting is how deeply brackets may nest in an expression. expr's
+// parser recurses once per bracket and makes no node for a parenthesis, so
+// its node limit does not stop 100,000 of them (hundreds of MB of stack).
+const MaxExprNesting = 200
+
+// checkNesting reports the first bracket, outside string literals, that
+// nests deeper than MaxExprNesting; it runs before the parser does.
+func checkNesting(src string) error {
+	depth, runes := 0, 0
+	var quote rune
+	escaped := false
+	for _, r := range src {
+		runes++
+		switch {
+		case quote != 0:
+			switch {
+			case escaped:
+				escaped = false
+			case r == '\\' && quote != '`':
+				escaped = true
+			case r == quote:
+				quote = 0
+			}
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case r == '(' || r == '[' || r == '{':
+			if depth++; depth > MaxExprNesting {
+				fe := &file.Error{Location: file.Location{From: runes - 1, To: runes},
+					Message: fmt.Sprintf("brackets nest deeper than %d levels", MaxExprNesting)}
+				return fe.Bind(file.NewSource(src))
+			}
+		case r == ')' || r == ']' || r == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 // checkFields reports a `record.<name>` whose name the source did not
@@ -346,6 +387,9 @@ func (c *compiler) exprDiagnostic(name string, e hcl.Expression, src string, err
 		detail = fmt.Sprintf("In %s: %s. The source declares its fields; use one of them.", name, msg)
 	case strings.Contains(msg, "mismatched types") || strings.Contains(msg, "expected bool") || strings.Contains(msg, "cannot use") || strings.Contains(msg, "not enough arguments") || strings.Contains(msg, "too many arguments"):
 		summary = "Type error in expression"
+	case strings.HasPrefix(msg, "brackets nest deeper"):
+		summary = "Expression nested too deeply"
+		detail = fmt.Sprintf("In %s: %s; split it into columns, or simplify it.", name, msg)
 	case strings.HasPrefix(msg, "unexpected token") || strings.HasPrefix(msg, "unexpected"):
 		summary = "Syntax error in expression"
 	}

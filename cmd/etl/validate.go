@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -169,12 +171,14 @@ func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 			if f, ok := files[d.Subject.Filename]; ok && f != nil {
 				if line, ok := sourceLine(f.Bytes, d.Subject.Start.Line); ok {
 					num := fmt.Sprintf("%5d | ", d.Subject.Start.Line)
-					fmt.Fprintf(w, "%s%s\n", num, line)
 					width := 1
 					if d.Subject.End.Line == d.Subject.Start.Line && d.Subject.End.Column > d.Subject.Start.Column {
 						width = d.Subject.End.Column - d.Subject.Start.Column
 					}
-					pad := caretPad(line, d.Subject.Start.Column-1)
+					line, col := quoteWindow(line, d.Subject.Start.Column-1)
+					width = max(1, min(width, utf8.RuneCountInString(line)-col))
+					fmt.Fprintf(w, "%s%s\n", num, line)
+					pad := caretPad(line, col)
 					fmt.Fprintf(w, "%s%s%s\n", strings.Repeat(" ", len(num)-2)+"| ", pad, strings.Repeat("^", width))
 				}
 			}
@@ -183,11 +187,45 @@ func writeDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 }
 
 func sourceLine(src []byte, n int) (string, bool) {
-	lines := strings.Split(string(src), "\n")
-	if n < 1 || n > len(lines) {
+	if n < 1 {
 		return "", false
 	}
-	return strings.TrimRight(lines[n-1], "\r"), true
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src, '\n')
+		if j < 0 {
+			return "", false
+		}
+		src = src[j+1:]
+	}
+	if j := bytes.IndexByte(src, '\n'); j >= 0 {
+		src = src[:j]
+	}
+	return strings.TrimRight(string(src), "\r"), true
+}
+
+// quoteWidth is the most characters of a source line a diagnostic quotes.
+const quoteWidth = 120
+
+// quoteWindow cuts a long line to quoteWidth characters around column col
+// (0-based, in characters), marking each cut with "…", so that an error in
+// a megabyte-long expression does not print the megabyte back. It returns
+// the text to quote and col's column within it.
+func quoteWindow(line string, col int) (string, int) {
+	runes := []rune(line)
+	if len(runes) <= quoteWidth {
+		return line, col
+	}
+	col = max(0, min(col, len(runes)))
+	start := max(0, min(col-quoteWidth/2, len(runes)-quoteWidth))
+	end := min(len(runes), start+quoteWidth)
+	out := string(runes[start:end])
+	if end < len(runes) {
+		out += "…"
+	}
+	if start > 0 {
+		return "…" + out, col - start + 1
+	}
+	return out, col - start
 }
 
 // caretPad is the white space under the first n characters of line (tabs kept).

@@ -512,6 +512,7 @@ func TestReadFileErrors(t *testing.T) {
 		{name: "bad quote in header", csv: "id,na\"me\n", err: `csv: users.csv: header: line 1: bare " in unquoted field (column 2)`},
 		{name: "header and columns disagree", attrs: `columns = ["id"]`, csv: "id,name\n", err: "csv: users.csv: header has 2 columns, columns lists 1: list one name for each column"},
 		{name: "path is a folder", path: ".", err: "csv: .: read line 1: read "},
+		{name: "a million header columns", csv: "c" + strings.Repeat(",c", 1000000) + "\n1\n", err: "csv: users.csv: header: line 1: more than 10000 fields: a record has at most 10000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -701,4 +702,27 @@ func TestReadReportsBytesAgainstTheFilesTotal(t *testing.T) {
 		assert.GreaterOrEqual(t, calls[i][0], calls[i-1][0])
 		assert.Equal(t, size, calls[i][1])
 	}
+}
+
+// TestReadBoundsFieldsPerRecord: a header may name up to 10,000 columns; a
+// row with more fields than that is rejected by its line, and reading goes on.
+func TestReadBoundsFieldsPerRecord(t *testing.T) {
+	dir := t.TempDir()
+	header := make([]string, maxFields)
+	for i := range header {
+		header[i] = fmt.Sprintf("c%d", i)
+	}
+	row := strings.Repeat("1,", maxFields-1) + "1"
+	csv := strings.Join(header, ",") + "\n" + row + "\n" + row + strings.Repeat(",\"1\"", 5000) + "\n" + row + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "wide.csv"), []byte(csv), 0o600))
+	s := mustDecode(t, dir, "source \"csv\" {\npath = \"wide.csv\"\n}\n")
+	recs, err := readAll(t, s)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	assert.NoError(t, recs[0].Err)
+	assert.Len(t, recs[0].Map(), maxFields)
+	assert.EqualError(t, recs[1].Err, "line 3: more than 10000 fields: a record has at most 10000")
+	assert.Equal(t, 3, recs[1].Pos.Line)
+	assert.NoError(t, recs[2].Err)
+	assert.Equal(t, 4, recs[2].Pos.Line)
 }

@@ -18,6 +18,9 @@ const (
 	maxRecordBytes = 16 << 20
 	// maxRawBytes bounds Raw of a record rejected for being too long.
 	maxRawBytes = 4 << 10
+	// maxFields bounds the fields of a record, the header's included: a
+	// 16 MiB line of commas would otherwise hold 16 million of them.
+	maxFields = 10000
 )
 
 // errTooLong is fill's report that a record would exceed the reader's
@@ -42,14 +45,15 @@ type span struct {
 type scanStatus int
 
 const (
-	stRecord       scanStatus = iota // a record: spans, end, next
-	stMore                           // more input is needed to decide
-	stEOF                            // no input left
-	stEmpty                          // an empty line to skip: next
-	stBareQuote                      // a quote inside an unquoted field
-	stBadQuoted                      // a character after a closing quote
-	stUnterminated                   // end of input inside a quoted field
-	stTooManyLines                   // a quoted field runs past maxLines
+	stRecord        scanStatus = iota // a record: spans, end, next
+	stMore                            // more input is needed to decide
+	stEOF                             // no input left
+	stEmpty                           // an empty line to skip: next
+	stBareQuote                       // a quote inside an unquoted field
+	stBadQuoted                       // a character after a closing quote
+	stUnterminated                    // end of input inside a quoted field
+	stTooManyLines                    // a quoted field runs past maxLines
+	stTooManyFields                   // the record has more than maxFields fields
 )
 
 type scanResult struct {
@@ -175,8 +179,10 @@ func (rd *reader) next(out *row) error {
 			msg = "quoted field not closed before end of file"
 		case stTooManyLines:
 			msg = fmt.Sprintf("quoted field not closed within %d lines (max_record_lines)", rd.maxLines)
+		case stTooManyFields:
+			msg = fmt.Sprintf("more than %d fields: a record has at most %d", maxFields, maxFields)
 		}
-		if res.nl > 0 || res.st == stUnterminated || res.st == stTooManyLines {
+		if res.st != stTooManyFields && (res.nl > 0 || res.st == stUnterminated || res.st == stTooManyLines) {
 			if res.st == stBareQuote || res.st == stBadQuoted {
 				msg += fmt.Sprintf(" on line %d", rd.line+res.nl)
 			}
@@ -449,6 +455,9 @@ func (rd *reader) scan(b []byte) scanResult {
 			}
 			switch c := b[i]; {
 			case c == rd.comma:
+				if len(rd.spans) >= maxFields {
+					return scanResult{st: stTooManyFields, nl: nl}
+				}
 				i++
 				continue
 			case c == '\n' || c == '\r':
@@ -476,6 +485,9 @@ func (rd *reader) scan(b []byte) scanResult {
 		switch c := b[i]; c {
 		case rd.comma:
 			rd.spans = append(rd.spans, span{start: start, end: i})
+			if len(rd.spans) >= maxFields {
+				return scanResult{st: stTooManyFields, nl: nl}
+			}
 			i++
 		case '"':
 			return scanResult{st: stBareQuote, nl: nl, field: len(rd.spans)}

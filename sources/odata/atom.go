@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/antchfx/xmlquery"
+
+	"github.com/etl-dev/etl/sources/rest"
 )
 
 // The namespaces of OData v2 Atom. Prefixes are not fixed: elements and
@@ -28,7 +30,8 @@ const feedXPath = `/*[local-name()='error'] | /*/*[local-name()='entry' or local
 // for a relative next link when the feed has no xml:base.
 func (s *Source) parseAtom(body []byte, base, pageName string) (page, error) {
 	pg := page{count: -1}
-	sp, err := xmlquery.CreateStreamParser(bytes.NewReader(body), feedXPath)
+	lim := &rest.RecordLimit{R: bytes.NewReader(body), Max: s.maxRecord}
+	sp, err := xmlquery.CreateStreamParser(lim, feedXPath)
 	if err != nil {
 		return pg, err
 	}
@@ -37,6 +40,10 @@ func (s *Source) parseAtom(body []byte, base, pageName string) (page, error) {
 		if err == io.EOF {
 			return pg, nil
 		}
+		if lim.Exceeded() {
+			return pg, fmt.Errorf("entry %d of the page is larger than max_record_size (%s): stopped at byte %d of the page; raise max_record_size if such entries are expected", len(pg.records)+1, rest.FormatSize(s.maxRecord), lim.Offset())
+		}
+		lim.Reset()
 		if err != nil {
 			return pg, fmt.Errorf("the page is not well-formed XML after entry %d of it: %w", len(pg.records), err)
 		}

@@ -95,6 +95,11 @@ type Config struct {
 	Timeout string `hcl:"timeout,optional"`
 	// MaxPages stops after this many pages (0: no limit).
 	MaxPages int `hcl:"max_pages,optional"`
+	// MaxPageSize bounds a page's body, which is read whole: "64MiB" by
+	// default.
+	MaxPageSize string `hcl:"max_page_size,optional"`
+	// MaxRecordSize bounds one Atom entry's XML: "16MiB" by default.
+	MaxRecordSize string `hcl:"max_record_size,optional"`
 
 	Auth      *rest.AuthConfig      `hcl:"auth,block"`
 	RateLimit *rest.RateLimitConfig `hcl:"rate_limit,block"`
@@ -115,6 +120,8 @@ type Config struct {
 	HeadersRange     hcl.Range `hcl:"headers,attr_value_range"`
 	TimeoutRange     hcl.Range `hcl:"timeout,attr_value_range"`
 	MaxPagesRange    hcl.Range `hcl:"max_pages,attr_value_range"`
+	MaxPageRange     hcl.Range `hcl:"max_page_size,attr_value_range"`
+	MaxRecordRange   hcl.Range `hcl:"max_record_size,attr_value_range"`
 }
 
 // Source reads one entity set of an OData service. It is safe to Read more
@@ -128,6 +135,8 @@ type Source struct {
 	secrets  map[string]any
 	client   *rest.Client
 	pipeline string
+	// maxRecord bounds an Atom entry's bytes.
+	maxRecord int64
 }
 
 var (
@@ -267,6 +276,20 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if err != nil || timeout <= 0 {
 		diags = append(diags, errorAt(cfg.TimeoutRange, "Invalid timeout", fmt.Sprintf("timeout %q is not a positive Go duration such as \"30s\" or \"2m\".", cfg.Timeout)))
 	}
+	var maxPage int64
+	if cfg.MaxPageSize != "" {
+		var d *hcl.Diagnostic
+		if maxPage, d = rest.ParseSize(cfg.MaxPageSize, cfg.MaxPageRange, "max_page_size"); d != nil {
+			diags = append(diags, d)
+		}
+	}
+	s.maxRecord = rest.DefaultMaxRecordSize
+	if cfg.MaxRecordSize != "" {
+		var d *hcl.Diagnostic
+		if s.maxRecord, d = rest.ParseSize(cfg.MaxRecordSize, cfg.MaxRecordRange, "max_record_size"); d != nil {
+			diags = append(diags, d)
+		}
+	}
 	auth, d := cfg.Auth.Build(ctx, pc.Dir)
 	diags = append(diags, d...)
 	rl, d := cfg.RateLimit.Build()
@@ -276,7 +299,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Budget: rest.SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout, SensitiveHeaders: sensitive})
+	s.client = rest.NewClient(rest.ClientOptions{Auth: auth, RateLimit: rl, Budget: rest.SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout, SensitiveHeaders: sensitive, MaxBody: maxPage})
 	for _, v := range cfg.Secrets {
 		s.client.AddSecret(v)
 	}

@@ -32,6 +32,7 @@ type Client struct {
 	throttle *throttle
 	retry    retryPolicy
 	timeout  time.Duration // per attempt, body included
+	maxBody  int64         // most bytes of a body read whole
 	log      *slog.Logger
 	secrets  *engine.Redactor
 	// sensitive names headers and query parameters that carry secrets:
@@ -53,13 +54,16 @@ type ClientOptions struct {
 	// (those of every pipeline on one connection, see SharedBudget); it
 	// takes the place of RateLimit.
 	Budget *Budget
-	Retry     *Retry
+	Retry  *Retry
 	// Timeout bounds one attempt, reading the body included; default 30s.
 	Timeout time.Duration
 	// Logger receives retry and throttling messages; nil discards them.
 	Logger *slog.Logger
 	// Transport is the round tripper; nil means http.DefaultTransport.
 	Transport http.RoundTripper
+	// MaxBody bounds a response body that Do reads whole; 0 means
+	// DefaultMaxPageSize. Open's streamed bodies are not bounded here.
+	MaxBody int64
 	// SensitiveHeaders names request headers, besides the auth block's,
 	// that carry credentials (a signature computed per request): they are
 	// dropped on a redirect to another host, as Authorization always is.
@@ -80,6 +84,10 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
+	}
+	c.maxBody = opts.MaxBody
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxPageSize
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -287,9 +295,13 @@ func (c *Client) attempt(ctx context.Context, req *Request, withAuth bool) (*Res
 		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	b, err := io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
 	if err != nil {
 		return nil, &transportError{method: req.Method, url: safe, err: fmt.Errorf("read body after %d bytes: %w", len(b), unwrapURLError(err)), timeout: actx.Err() != nil && ctx.Err() == nil}
+	}
+	if int64(len(b)) > c.maxBody {
+		// Not retried: the same page would come back as large.
+		return nil, fmt.Errorf("%s %s: the response body is larger than max_page_size (%s); raise max_page_size, or ask for fewer records per page", req.Method, safe, FormatSize(c.maxBody))
 	}
 	return c.response(req, res, safe, b)
 }

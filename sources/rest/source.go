@@ -54,6 +54,9 @@ type Config struct {
 	Body hcl.Expression `hcl:"body,optional"`
 	// Timeout bounds one attempt of a request, body included; default "30s".
 	Timeout string `hcl:"timeout,optional"`
+	// MaxPageSize bounds a response body, which is read whole: "64MiB" by
+	// default. A larger page fails the read, naming its URL.
+	MaxPageSize string `hcl:"max_page_size,optional"`
 	// Records says where a response's records are: a path into the body
 	// ("results", "data.items") or an expr over body and headers. Default:
 	// the body itself, which must then be an array.
@@ -77,6 +80,7 @@ type Config struct {
 	HeadersRange hcl.Range `hcl:"headers,attr_value_range"`
 	BodyRange    hcl.Range `hcl:"body,attr_value_range"`
 	TimeoutRange hcl.Range `hcl:"timeout,attr_value_range"`
+	MaxPageRange hcl.Range `hcl:"max_page_size,attr_value_range"`
 	RecordsRange hcl.Range `hcl:"records,attr_value_range"`
 	KeyRange     hcl.Range `hcl:"key,attr_value_range"`
 }
@@ -168,6 +172,12 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if diag != nil {
 		diags = append(diags, diag)
 	}
+	var maxPage int64
+	if cfg.MaxPageSize != "" {
+		if maxPage, diag = ParseSize(cfg.MaxPageSize, cfg.MaxPageRange, "max_page_size"); diag != nil {
+			diags = append(diags, diag)
+		}
+	}
 
 	if cfg.RecordsRange != (hcl.Range{}) {
 		e := cfg.Records
@@ -214,7 +224,7 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	s.client = NewClient(ClientOptions{Auth: auth, RateLimit: rl, Budget: SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout})
+	s.client = NewClient(ClientOptions{Auth: auth, RateLimit: rl, Budget: SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout, MaxBody: maxPage})
 	return s, diags
 }
 

@@ -55,30 +55,36 @@ type Config struct {
 	Headers map[string]string `hcl:"headers,optional"`
 	// Timeout bounds the wait for a URL's response headers; default "30s".
 	Timeout string `hcl:"timeout,optional"`
+	// MaxRecordSize bounds one record's XML (with what precedes it since
+	// the last record): "16MiB" by default. A larger record ends the read
+	// with an error naming the document, the record and its offset.
+	MaxRecordSize string `hcl:"max_record_size,optional"`
 
 	Auth      *rest.AuthConfig      `hcl:"auth,block"`
 	RateLimit *rest.RateLimitConfig `hcl:"rate_limit,block"`
 	Retry     *rest.RetryConfig     `hcl:"retry,block"`
 
-	PathRange    hcl.Range `hcl:"path,attr_value_range"`
-	URLRange     hcl.Range `hcl:"url,attr_value_range"`
-	RecordsRange hcl.Range `hcl:"records,attr_value_range"`
-	FieldsRange  hcl.Range `hcl:"fields,attr_value_range"`
-	KeyRange     hcl.Range `hcl:"key,attr_value_range"`
-	TimeoutRange hcl.Range `hcl:"timeout,attr_value_range"`
+	PathRange      hcl.Range `hcl:"path,attr_value_range"`
+	URLRange       hcl.Range `hcl:"url,attr_value_range"`
+	RecordsRange   hcl.Range `hcl:"records,attr_value_range"`
+	FieldsRange    hcl.Range `hcl:"fields,attr_value_range"`
+	KeyRange       hcl.Range `hcl:"key,attr_value_range"`
+	TimeoutRange   hcl.Range `hcl:"timeout,attr_value_range"`
+	MaxRecordRange hcl.Range `hcl:"max_record_size,attr_value_range"`
 }
 
 // Source streams the records of XML documents. It is safe to Read more
 // than once.
 type Source struct {
-	path    string // absolute path or glob; "" with url
-	shown   string // path as configured, for messages
-	url     string
-	headers map[string]string
-	records string
-	fields  []field // sorted by name; nil: children and attributes
-	key     *engine.Program
-	client  *rest.Client // with url
+	path      string // absolute path or glob; "" with url
+	shown     string // path as configured, for messages
+	url       string
+	headers   map[string]string
+	records   string
+	fields    []field // sorted by name; nil: children and attributes
+	key       *engine.Program
+	client    *rest.Client // with url
+	maxRecord int64
 }
 
 type field struct {
@@ -111,7 +117,14 @@ func New(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.S
 
 func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	s := &Source{records: cfg.Records, shown: cfg.Path, url: cfg.URL, headers: cfg.Headers}
+	s := &Source{records: cfg.Records, shown: cfg.Path, url: cfg.URL, headers: cfg.Headers, maxRecord: rest.DefaultMaxRecordSize}
+	if cfg.MaxRecordSize != "" {
+		n, d := rest.ParseSize(cfg.MaxRecordSize, cfg.MaxRecordRange, "max_record_size")
+		if d != nil {
+			diags = append(diags, d)
+		}
+		s.maxRecord = n
+	}
 	switch {
 	case cfg.Path == "" && cfg.URL == "":
 		diags = append(diags, errorAt(pc.DefRange, "Missing path or url", `Say where the XML is: path = "exports/customers.xml" (a file or glob) or url = "https://…".`))
@@ -307,7 +320,8 @@ func (s *Source) display(f string) string {
 func (s *Source) readDoc(ctx context.Context, r *countingReader, name string, opts engine.ReadOptions, progress func(int64), removed *int64, emit func(engine.Record) error) error {
 	cl := NewCleaner(r)
 	defer func() { *removed += cl.Removed() }()
-	sp, err := xmlquery.CreateStreamParser(cl, s.records)
+	lim := &rest.RecordLimit{R: cl, Max: s.maxRecord}
+	sp, err := xmlquery.CreateStreamParser(lim, s.records)
 	if err != nil {
 		return fmt.Errorf("records %q: %w", s.records, err)
 	}
@@ -322,9 +336,13 @@ func (s *Source) readDoc(ctx context.Context, r *countingReader, name string, op
 			progress(r.n.Load())
 			return nil
 		}
+		if lim.Exceeded() {
+			return fmt.Errorf("%s: record %d is larger than max_record_size (%s): stopped at byte %d; raise max_record_size if such records are expected", name, n+1, rest.FormatSize(s.maxRecord), lim.Offset())
+		}
 		if err != nil {
 			return fmt.Errorf("%s: after record %d: %w", name, n, err)
 		}
+		lim.Reset()
 		n++
 		rec := engine.Record{Pos: engine.Position{File: name}}
 		rec.Fields, rec.Err = s.fieldsOf(node)
