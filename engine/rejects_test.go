@@ -120,3 +120,14 @@ func TestReplayLeavesMaskedRecordsAlone(t *testing.T) {
 	assert.Equal(t, "", query(t, db, "SELECT n FROM t"))
 	assert.Equal(t, "1", query(t, db, "SELECT count(*) FROM etl_rejects WHERE resolved_at IS NULL"))
 }
+
+// TestMaskRecordHidesFieldsStoredBeforeTheMask: `etl rejects` applies the
+// pipeline's current mask to what it shows.
+func TestMaskRecordHidesFieldsStoredBeforeTheMask(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.db")
+	p, _ := loadInline(t, db, "[]", "", "mask = [\"email\"]")
+	assert.Equal(t, `{"email":"[masked]","n":1}`, p.MaskRecord(`{"n": 1, "email": "ann@example.com"}`))
+	assert.Equal(t, "[masked: stored as raw text, which cannot be masked field by field]", p.MaskRecord("1,ann@example.com"))
+	unmasked, _ := loadInline(t, db, "[]", "", "")
+	assert.Equal(t, "1,ann@example.com", unmasked.MaskRecord("1,ann@example.com"))
+}

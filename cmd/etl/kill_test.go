@@ -22,6 +22,30 @@ import (
 	"github.com/etl-dev/etl/internal/pgtest"
 )
 
+// startETL starts the etl binary bin with args, its stderr drained.
+func startETL(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { // drain
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+		}
+	}()
+	return cmd
+}
+
+// waitForRows polls table until it holds at least n rows, for up to wait.
+func waitForRows(query func(url, q string) (int64, error), url, table string, n int64, wait time.Duration) {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if got, err := query(url, "SELECT count(*) FROM "+table); err == nil && got >= n {
+			return
+		}
+	}
+}
+
 // buildETL compiles the etl binary once per test into a temp dir.
 func buildETL(t *testing.T) string {
 	t.Helper()
@@ -68,23 +92,11 @@ func TestKillMidFileAndRerunIntegration(t *testing.T) {
 
 			kills, midFile := 0, 0
 			for attempt := 0; attempt < 4; attempt++ {
-				cmd := exec.Command(bin, "run", pl, "--batch-size", "500")
-				stderr, err := cmd.StderrPipe()
-				require.NoError(t, err)
-				require.NoError(t, cmd.Start())
-				go func() { // drain
-					s := bufio.NewScanner(stderr)
-					for s.Scan() {
-					}
-				}()
+				cmd := startETL(t, bin, "run", pl, "--batch-size", "500")
 				// Kill at a random moment once rows have started to land (a
 				// fixed delay may fall before the first commit or after the
 				// last on a fast machine).
-				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-					if n, err := w.query(url, "SELECT count(*) FROM "+table); err == nil && n > 0 {
-						break
-					}
-				}
+				waitForRows(w.query, url, table, 1, 10*time.Second)
 				time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
 				if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
 					kills++
