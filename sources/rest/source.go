@@ -98,6 +98,7 @@ type Source struct {
 	key      *engine.Program
 	ordered  bool
 	pager    *pager // nil: one page
+	inFlight int    // requests kept in flight where pages can be asked ahead (see prefetcher)
 	client   *Client
 	pipeline string
 }
@@ -225,6 +226,9 @@ func build(cfg *Config, ctx *hcl.EvalContext, pc engine.PluginContext) (*Source,
 		return nil, diags
 	}
 	s.client = NewClient(ClientOptions{Auth: auth, RateLimit: rl, Budget: SharedBudget(pc, cfg.RateLimit, rl), Retry: retry, Timeout: timeout, MaxBody: maxPage})
+	if rl != nil {
+		s.inFlight = min(rl.Requests, maxInFlight)
+	}
 	return s, diags
 }
 
@@ -320,6 +324,8 @@ func (s *Source) fetch(ctx context.Context, client *Client, opts engine.ReadOpti
 	emitted := 0   // records emitted (a restarted query skips some)
 	queryBase := 0 // records emitted before the current query began
 	var rs restartState
+	pf := s.newPrefetcher(ctx, client)
+	defer pf.close()
 	restart := func(reason string) error {
 		if rs.boundary == "" {
 			return fmt.Errorf("page %d: %s, and no record has been read to restart from", st.page, reason)
@@ -340,7 +346,7 @@ func (s *Source) fetch(ctx context.Context, client *Client, opts engine.ReadOpti
 		if err != nil {
 			return fmt.Errorf("page %d: build request: %w", st.page, err)
 		}
-		resp, err := client.Do(ctx, req)
+		resp, err := pf.do(ctx, client, st, req)
 		if err != nil {
 			var se *StatusError
 			if p != nil && p.restartFrom != nil && rs.inQuery > 0 && errors.As(err, &se) && se.Status == http.StatusBadRequest {
@@ -431,6 +437,9 @@ func (s *Source) fetch(ctx context.Context, client *Client, opts engine.ReadOpti
 					total, err = strconv.ParseInt(formatScalar(v), 10, 64)
 					if err != nil || total < 0 {
 						return fmt.Errorf("%s: total: %v is not a whole number", where, v)
+					}
+					if pf != nil {
+						pf.total = total
 					}
 				}
 			}
