@@ -136,6 +136,9 @@ func (c *compiler) compileMap(body hcl.Body, ctx *hcl.EvalContext) ([]*MappedCol
 	attrs, diags := body.JustAttributes()
 	var cols []*MappedColumn
 	for _, a := range sortedAttrs(attrs) {
+		if a.Name == DeletedAttr {
+			continue // a condition, not a column: see Pipeline.Deleted
+		}
 		if a.Name == "record" || a.Name == "row" {
 			diags = append(diags, errorAt(a.NameRange, "Reserved column name",
 				fmt.Sprintf("%q names the source record in expressions; call the column something else.", a.Name)))

@@ -77,6 +77,8 @@ type sinkConfig struct {
 	Key      []string        `hcl:"key,optional"`
 	Mode     *string         `hcl:"mode,optional"`
 	Verify   *bool           `hcl:"verify_unchanged,optional"`
+	Deletes  *string         `hcl:"deletes,optional"`
+	MaxShare hcl.Expression  `hcl:"max_delete_share,optional"`
 	Columns  []columnsConfig `hcl:"columns,block"`
 	DefRange hcl.Range       `hcl:",def_range"`
 	Body     hcl.Body        `hcl:",body"`

@@ -51,6 +51,8 @@ type Pipeline struct {
 	Columns []*MappedColumn // in declaration order
 	Checks  []*Check
 	Cursor  *Program // the incremental cursor; nil when the pipeline is not incremental
+	// Deleted is the map's deleted condition (DeletedAttr); nil without one.
+	Deleted *Program
 
 	Sink SinkSpec
 
@@ -300,6 +302,10 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		}
 	}
 
+	if len(pc.Maps) == 1 {
+		p.Deleted, diags = compileDeleted(comp, pc.Maps[0].Remain, ctx, p.Columns, diags)
+	}
+
 	// Validate checks.
 	seen := map[string]bool{}
 	for i := range pc.Validates {
@@ -334,6 +340,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		spec, sdiags := l.buildSink(&pc.Sinks[0], p.Columns, declared, len(pc.Incremental) > 0)
 		diags = append(diags, sdiags...)
 		p.Sink = spec
+		p.Sink.Table.SoftDeletes = p.Sink.Table.Deletes == DeletesSoft || p.Deleted != nil
 	}
 	return p, diags
 }
@@ -445,6 +452,7 @@ func (l *Loader) buildSink(sc *sinkConfig, cols []*MappedColumn, declared []stri
 	}
 	spec.Table.Key = sc.Key
 	spec.Table.VerifyUnchanged = sc.Verify != nil && *sc.Verify
+	diags = append(diags, buildDeletes(sc, attrs, &spec.Table)...)
 	if spec.Table.Mode == ModeUpsert && len(sc.Key) == 0 {
 		diags = append(diags, errorAt(sc.DefRange, "Missing key",
 			`mode = "upsert" needs the key columns that identify a row, e.g. key = ["id"]; or use mode = "append".`))

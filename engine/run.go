@@ -104,6 +104,10 @@ type Result struct {
 	// Locked is true when the run did not start because another run of the
 	// pipeline held its lock (after RunOptions.LockWait).
 	Locked bool
+	// Warnings are what a successful run asks a person to look at: a full
+	// read of no records while the table holds rows, deletes refused by
+	// max_delete_share, columns added with NULL in the existing rows.
+	Warnings []string
 }
 
 // countCategories adds the categories of the records b refused, the
@@ -293,6 +297,10 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			if res.Cursor != nil {
 				fin.Metrics["cursor"] = res.Cursor.String()
 			}
+			if len(res.Warnings) > 0 {
+				fin.Metrics["warnings"] = res.Warnings
+				fin.Error = "warning: " + strings.Join(res.Warnings, "; ")
+			}
 			if len(res.Counters) > 0 {
 				fin.Metrics["counters"] = res.Counters
 			}
@@ -461,6 +469,17 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 		ordered = o.CursorOrdered()
 	}
 
+	// Deletes: a complete read of everything (no cursor, limit or window,
+	// not a replay) may delete at its end the rows it did not see.
+	fullRead := since == nil && until == nil && opts.Limit == 0 && opts.replay == nil
+	dt, err := p.newDeleteTracker(ctx, wh, table, fullRead)
+	if err != nil {
+		return err
+	}
+	if dt != nil {
+		defer dt.forget(context.WithoutCancel(ctx), log)
+	}
+
 	// Stage 1: read.
 	var srcDone, srcTotal atomic.Int64
 	var countMu sync.Mutex
@@ -511,9 +530,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 
 	// Stage 2: transform.
 	type work struct {
-		batch Batch
-		tally Tally
-		max   any // largest cursor in this batch and before
+		batch   Batch
+		tally   Tally
+		max     any    // largest cursor in this batch and before
+		deleted []bool // deleted[i]: the map's deleted condition held for row i
 	}
 	out := make(chan work, 1)
 	transErr := make(chan error, 1)
@@ -570,6 +590,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 				}
 				w.batch.Rows = append(w.batch.Rows, row)
 				w.batch.Origins = append(w.batch.Origins, rec)
+				if p.Deleted != nil {
+					w.deleted = append(w.deleted, r.deleted)
+				}
 				if opts.replay != nil {
 					w.batch.Resolve = append(w.batch.Resolve, opts.replay.id(rec))
 				}
@@ -621,6 +644,15 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 		batches++
 		res.Tally = res.Tally.Add(w.batch.Landed(c))
 		res.countCategories(w.batch, c)
+		if dt != nil {
+			n, err := dt.afterWrite(ctx, w.batch.Rows, w.deleted)
+			if err != nil {
+				writeErr = fmt.Errorf("sink %s: %w", table.QualifiedName(), err)
+				cancel()
+				continue
+			}
+			res.Tally.Deleted += n
+		}
 		t := &res.Tally
 		if p.MaxRejects.exceeded(t.Rejected+t.Failed, t.Processed, false) {
 			writeErr = budgetError(p.MaxRejects, t.Rejected+t.Failed, t.Processed)
@@ -659,6 +691,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 			return fmt.Errorf("save cursor: %w", err)
 		}
 		res.Cursor = st
+	}
+	if err := p.finishDeletes(ctx, dt, wh, table, fullRead, res, log); err != nil {
+		return err
 	}
 	res.Status = StatusSuccess
 	if res.Tally.Rejected+res.Tally.Failed > 0 {

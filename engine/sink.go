@@ -60,6 +60,13 @@ type Table struct {
 	// every row with the stored one, never skipping a row as unchanged by the
 	// hash the sink kept of what it last wrote.
 	VerifyUnchanged bool
+	// Deletes (sink deletes) says what a complete full read does with the
+	// rows whose key it did not read; MaxDeleteShare bounds it (see Deleter).
+	Deletes        DeleteMode
+	MaxDeleteShare float64
+	// SoftDeletes: the table has DeletedAtColumn (deletes = "soft", or a
+	// map deleted expression).
+	SoftDeletes bool
 }
 
 // QualifiedName is "schema.name", or "name" without a schema, unquoted; for
@@ -285,13 +292,16 @@ type Tally struct {
 	AlreadyRejected int64 `json:"already_rejected"`
 	// Recovered records, in a replay, were rejects that now landed.
 	Recovered int64 `json:"recovered"`
+	// Deleted rows were deleted or marked deleted (sink deletes, map
+	// deleted); they are rows of the table, not records read.
+	Deleted int64 `json:"deleted"`
 }
 
 // Add sums two tallies.
 func (t Tally) Add(o Tally) Tally {
 	return Tally{t.Processed + o.Processed, t.Created + o.Created, t.Updated + o.Updated, t.Unchanged + o.Unchanged,
 		t.Rejected + o.Rejected, t.Failed + o.Failed, t.Skipped + o.Skipped, t.Warned + o.Warned,
-		t.AlreadyRejected + o.AlreadyRejected, t.Recovered + o.Recovered}
+		t.AlreadyRejected + o.AlreadyRejected, t.Recovered + o.Recovered, t.Deleted + o.Deleted}
 }
 
 // Run is one row of the sync history.

@@ -66,6 +66,8 @@ type recordResult struct {
 	cursor any
 	reject Reject
 	warns  []*Check
+	// deleted: the map's deleted condition held (the row lands, marked deleted)
+	deleted bool
 }
 
 // apply maps rec into row (len(row) == len(p.Columns)) and checks it.
@@ -160,6 +162,15 @@ func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 			r.cursor = res.cursor
 			return r, nil
 		}
+	}
+	if t.p.Deleted != nil {
+		out, err := t.run(t.p.Deleted)
+		if err != nil {
+			r := t.rejectRec(rec, CategoryValidation, "map "+DeletedAttr, exprMessage(err))
+			r.cursor = res.cursor
+			return r, nil
+		}
+		res.deleted, _ = out.(bool)
 	}
 	res.out = outLoad
 	return res, nil

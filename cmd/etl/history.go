@@ -58,7 +58,7 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTARTED\tDURATION\tSTATUS\tMODE\tPROCESSED\tCREATED\tUPDATED\tUNCHANGED\tREJECTED\tFAILED\tALREADY REJECTED\tRECOVERED\tREJECTS BY CATEGORY\tERROR")
+	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTARTED\tDURATION\tSTATUS\tMODE\tPROCESSED\tCREATED\tUPDATED\tUNCHANGED\tREJECTED\tFAILED\tSKIPPED\tDELETED\tALREADY REJECTED\tRECOVERED\tREJECTS BY CATEGORY\tERROR")
 	for _, r := range runs {
 		dur := "-"
 		if !r.Finished.IsZero() {
@@ -76,10 +76,10 @@ func cmdHistory(ctx context.Context, reg *engine.Registry, args []string, stdout
 		if r.Environment != "" {
 			name += " (" + r.Environment + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, name,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, name,
 			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.Status, r.RunMode(),
 			r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
-			r.Tally.AlreadyRejected, r.Tally.Recovered, cats, errText)
+			r.Tally.Skipped, r.Tally.Deleted, r.Tally.AlreadyRejected, r.Tally.Recovered, cats, errText)
 	}
 	tw.Flush()
 	return exitOK
@@ -91,7 +91,7 @@ func historyJSON(r engine.Run) map[string]any {
 		"endpoint": r.Endpoint, "started_at": r.Started, "status": r.Status,
 		"processed": r.Tally.Processed, "created": r.Tally.Created, "updated": r.Tally.Updated,
 		"unchanged": r.Tally.Unchanged, "rejected": r.Tally.Rejected, "failed": r.Tally.Failed,
-		"skipped": r.Tally.Skipped, "warned": r.Tally.Warned,
+		"skipped": r.Tally.Skipped, "warned": r.Tally.Warned, "deleted": r.Tally.Deleted,
 		"error": r.Error, "metrics": r.Metrics,
 		"mode": r.RunMode(), "already_rejected": r.Tally.AlreadyRejected, "recovered": r.Tally.Recovered,
 		"reject_categories": r.Categories,

@@ -45,6 +45,7 @@ const (
 	exitFailed  = 1 // the run failed; validate: a file is invalid
 	exitUsage   = 2 // bad command line
 	exitPartial = 3 // the run finished, but some records were rejected or failed
+	exitWarning = 4 // the run succeeded, but warns of something to look at (Result.Warnings)
 )
 
 func main() {
@@ -164,7 +165,9 @@ Usage:
 
   etl --version                                     the module version and VCS revision of this build
 
-Exit codes: 0 success, 1 failure (validate: invalid files), 2 usage, 3 partial run.
+Exit codes: 0 success, 1 failure (validate: invalid files), 2 usage, 3 partial run,
+4 success with a warning (a full read of no records while the table holds rows; deletes
+refused by max_delete_share).
 The warehouse is the sink's url, else ETL_WAREHOUSE_URL, else the SQLite file etl.db here.
 `)
 }

@@ -104,6 +104,9 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 		if err != nil {
 			fmt.Fprintf(stderr, "etl run: %s failed: %v\n", p.Name, err)
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "etl run: warning: %s\n", w)
+		}
 	}
 	if err != nil {
 		if engine.IsUsage(err) {
@@ -113,6 +116,9 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	}
 	if res.Status == engine.StatusPartial {
 		return exitPartial
+	}
+	if len(res.Warnings) > 0 {
+		return exitWarning
 	}
 	return exitOK
 }
@@ -145,7 +151,7 @@ func summary(r *engine.Result, dry bool) string {
 		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written",
 			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate)
 	}
-	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("warned", t.Warned), rejectsSummary(r)}
+	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("deleted", t.Deleted), nonZero("warned", t.Warned), rejectsSummary(r)}
 	names := make([]string, 0, len(r.Counters))
 	for name := range r.Counters {
 		names = append(names, name)
@@ -180,7 +186,7 @@ func summaryAttrs(r *engine.Result, dry bool) []any {
 	t := r.Tally
 	attrs := []any{"pipeline", r.Pipeline, "status", string(r.Status), "dry_run", dry,
 		"processed", t.Processed, "created", t.Created, "updated", t.Updated, "unchanged", t.Unchanged,
-		"rejected", t.Rejected, "failed", t.Failed, "skipped", t.Skipped, "warned", t.Warned,
+		"rejected", t.Rejected, "failed", t.Failed, "skipped", t.Skipped, "warned", t.Warned, "deleted", t.Deleted,
 		"duration_ms", r.Duration().Milliseconds(), "target", r.Target}
 	if r.RunID > 0 {
 		attrs = append(attrs, "run_id", r.RunID)
@@ -196,6 +202,9 @@ func summaryAttrs(r *engine.Result, dry bool) []any {
 	}
 	if r.Err != nil {
 		attrs = append(attrs, "error", r.Err.Error())
+	}
+	if len(r.Warnings) > 0 {
+		attrs = append(attrs, "warnings", r.Warnings)
 	}
 	return attrs
 }

@@ -346,7 +346,7 @@ func TestHistoryListsRunsAndCreatesNoWarehouse(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	code, out, _ = runCLI(t, "history", "--warehouse", "sqlite://"+db)
 	assert.Equal(t, exitOK, code)
-	assert.Regexp(t, `(?m)^1\s+contacts\s+.*\s+success\s+run\s+3\s+3\s+0\s+0\s+0\s+0\s+0\s+0\s+-\s*$`, out)
+	assert.Regexp(t, `(?m)^1\s+contacts\s+.*\s+success\s+run\s+3\s+3\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+-\s*$`, out)
 	code, out, _ = runCLI(t, "history", "--warehouse", "sqlite://"+db, "--format", "json")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, out, `"status": "success"`)

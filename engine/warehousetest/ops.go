@@ -117,3 +117,114 @@ func (s suite) stateEditor(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, c)
 }
+
+// deletes: the keys a run saw decide which rows a complete read deletes
+// (hard) or marks (soft), within the allowed share; a map's deleted
+// condition marks rows, and reading a row again clears its mark.
+func (s suite) deletes(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	d, ok := w.(engine.Deleter)
+	if !ok {
+		t.Skip("not a Deleter")
+	}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	keys := func(ids ...int64) [][]any {
+		var out [][]any
+		for _, id := range ids {
+			out = append(out, []any{id})
+		}
+		return out
+	}
+	ids := func(from, to int64) []int64 {
+		var out []int64
+		for i := from; i <= to; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	load := func(t *testing.T, mode engine.DeleteMode, name string) engine.Table {
+		run := startRun(t, w, "p")
+		tb := engine.Table{Name: name, Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "v", Type: engine.TypeText}},
+			Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: run, Deletes: mode, SoftDeletes: mode == engine.DeletesSoft}
+		require.NoError(t, w.Prepare(ctx, tb))
+		require.NoError(t, d.PrepareDeletes(ctx, tb))
+		var rows [][]any
+		for _, id := range ids(1, 10) {
+			rows = append(rows, []any{id, "x"})
+		}
+		_, err := w.Write(ctx, tb, batch(run, "p", rows...))
+		require.NoError(t, err)
+		return tb
+	}
+	// seeRun records a new run that saw ids, and returns its id.
+	seeRun := func(t *testing.T, tb engine.Table, seen ...int64) int64 {
+		run := startRun(t, w, "p")
+		_, err := d.MarkKeys(ctx, tb, engine.KeyMarks{RunID: run, Live: keys(seen...), Track: true, At: at})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, d.ForgetSeen(ctx, tb, run)) })
+		return run
+	}
+
+	t.Run("hard", func(t *testing.T) {
+		tb := load(t, engine.DeletesHard, "del_hard")
+		run := seeRun(t, tb, ids(1, 9)...)
+		out, err := d.DeleteUnseen(ctx, tb, run, 0.1, at)
+		require.NoError(t, err)
+		assert.Equal(t, engine.DeleteOutcome{Rows: 10, Unseen: 1, Deleted: 1}, out)
+		assert.Len(t, s.h.Rows(t, w, tb), 9)
+		assert.Equal(t, []any{int64(9), "x"}, s.h.Rows(t, w, tb)[8], "row 10 is gone")
+	})
+
+	t.Run("refused above the share", func(t *testing.T) {
+		tb := load(t, engine.DeletesHard, "del_refused")
+		run := seeRun(t, tb, ids(1, 8)...)
+		out, err := d.DeleteUnseen(ctx, tb, run, 0.1, at)
+		require.NoError(t, err)
+		assert.Equal(t, engine.DeleteOutcome{Rows: 10, Unseen: 2, Refused: true}, out)
+		assert.Len(t, s.h.Rows(t, w, tb), 10, "nothing deleted")
+	})
+
+	t.Run("soft", func(t *testing.T) {
+		tb := load(t, engine.DeletesSoft, "del_soft")
+		run := seeRun(t, tb, ids(1, 9)...)
+		out, err := d.DeleteUnseen(ctx, tb, run, 0.1, at)
+		require.NoError(t, err)
+		assert.Equal(t, engine.DeleteOutcome{Rows: 10, Unseen: 1, Deleted: 1}, out)
+		assert.Len(t, s.h.Rows(t, w, tb), 10, "a soft delete keeps the row")
+
+		// Marked once: the next complete read counts 9 live rows.
+		run = seeRun(t, tb, ids(1, 9)...)
+		out, err = d.DeleteUnseen(ctx, tb, run, 0.1, at)
+		require.NoError(t, err)
+		assert.Equal(t, engine.DeleteOutcome{Rows: 9}, out)
+
+		// The map's deleted condition marks row 3; reading 10 again clears its mark.
+		n, err := d.MarkKeys(ctx, tb, engine.KeyMarks{RunID: run, Live: keys(10), Deleted: keys(3), At: at})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		n, err = d.MarkKeys(ctx, tb, engine.KeyMarks{RunID: run, Deleted: keys(3), At: at})
+		require.NoError(t, err)
+		assert.Equal(t, int64(0), n, "marked already")
+		run = seeRun(t, tb, append([]int64{1, 2}, ids(4, 10)...)...)
+		out, err = d.DeleteUnseen(ctx, tb, run, 0.1, at)
+		require.NoError(t, err)
+		assert.Equal(t, engine.DeleteOutcome{Rows: 9}, out, "10 is live again, 3 is marked")
+
+		has, err := d.HasRows(ctx, tb)
+		require.NoError(t, err)
+		assert.True(t, has)
+		n, err = d.MarkKeys(ctx, tb, engine.KeyMarks{RunID: run, Deleted: keys(ids(1, 10)...), At: at})
+		require.NoError(t, err)
+		assert.Equal(t, int64(9), n)
+		has, err = d.HasRows(ctx, tb)
+		require.NoError(t, err)
+		assert.False(t, has, "every row is marked deleted")
+	})
+
+	t.Run("no table", func(t *testing.T) {
+		has, err := d.HasRows(ctx, engine.Table{Name: "del_none", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert})
+		require.NoError(t, err)
+		assert.False(t, has)
+	})
+}

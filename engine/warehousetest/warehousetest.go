@@ -93,6 +93,7 @@ func Run(t *testing.T, h Harness) {
 		{"SourceState", s.sourceState},
 		{"DropIfNew", s.dropIfNew},
 		{"StateEditor", s.stateEditor},
+		{"Deletes", s.deletes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -190,11 +190,11 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 				finished_at = $2, status = $3,
 				processed = $4, created = $5, updated = $6, unchanged = $7, rejected = $8, failed = $9, skipped = $10, warned = $11,
 				error_message = $12, performance_metrics = $13::text::jsonb,
-				already_rejected = $14, recovered = $15, reject_categories = $16::text::jsonb
+				already_rejected = $14, recovered = $15, reject_categories = $16::text::jsonb, deleted = $17
 			WHERE id = $1`,
 			r.ID, finished, string(r.Status),
 			r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed, r.Tally.Skipped, r.Tally.Warned,
-			cleanText(r.Error), metrics, r.Tally.AlreadyRejected, r.Tally.Recovered, cats)
+			cleanText(r.Error), metrics, r.Tally.AlreadyRejected, r.Tally.Recovered, cats, r.Tally.Deleted)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = errors.New("no such run")
 		}
@@ -236,7 +236,7 @@ func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 		rows, err := c.Query(ctx, `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 				processed, created, updated, unchanged, rejected, failed, skipped, warned,
 				error_message, configuration, performance_metrics::text,
-				already_rejected, recovered, reject_categories::text, mode, heartbeat_at, environment
+				already_rejected, recovered, reject_categories::text, mode, heartbeat_at, environment, deleted
 			FROM etl_sync_history
 			WHERE $1 = '' OR pipeline = $1
 			ORDER BY started_at DESC, id DESC
@@ -257,7 +257,7 @@ func (w *Warehouse) Runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 			if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &r.Started, &finished, &status,
 				&r.Tally.Processed, &r.Tally.Created, &r.Tally.Updated, &r.Tally.Unchanged, &r.Tally.Rejected, &r.Tally.Failed, &r.Tally.Skipped, &r.Tally.Warned,
 				&r.Error, &r.Config, &metrics,
-				&r.Tally.AlreadyRejected, &r.Tally.Recovered, &cats, &r.Mode, &beat, &r.Environment); err != nil {
+				&r.Tally.AlreadyRejected, &r.Tally.Recovered, &cats, &r.Mode, &beat, &r.Environment, &r.Tally.Deleted); err != nil {
 				return err
 			}
 			if beat != nil {

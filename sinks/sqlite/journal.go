@@ -164,12 +164,12 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 	cats := engine.EncodeCategories(r.Categories)
 	res, err := w.db.ExecContext(ctx, `UPDATE etl_sync_history SET finished_at = ?, status = ?,
 processed = ?, created = ?, updated = ?, unchanged = ?, rejected = ?, failed = ?, skipped = ?, warned = ?,
-error_message = ?, performance_metrics = ?, already_rejected = ?, recovered = ?, reject_categories = ?
+error_message = ?, performance_metrics = ?, already_rejected = ?, recovered = ?, reject_categories = ?, deleted = ?
 WHERE id = ?`,
 		formatTime(finished), string(r.Status),
 		r.Tally.Processed, r.Tally.Created, r.Tally.Updated, r.Tally.Unchanged, r.Tally.Rejected, r.Tally.Failed,
 		r.Tally.Skipped, r.Tally.Warned,
-		r.Error, metrics, r.Tally.AlreadyRejected, r.Tally.Recovered, cats, r.ID)
+		r.Error, metrics, r.Tally.AlreadyRejected, r.Tally.Recovered, cats, r.Tally.Deleted, r.ID)
 	if err != nil {
 		return fmt.Errorf("sink sqlite: finish run %d: %w", r.ID, err)
 	}
@@ -227,7 +227,7 @@ func (w *Warehouse) runs(ctx context.Context, f engine.HistoryFilter) ([]engine.
 	q := `SELECT id, pipeline, crm_source, sync_type, endpoint, started_at, finished_at, status,
 processed, created, updated, unchanged, rejected, failed, skipped, warned,
 error_message, configuration, performance_metrics,
-already_rejected, recovered, reject_categories, mode, heartbeat_at, environment
+already_rejected, recovered, reject_categories, mode, heartbeat_at, environment, deleted
 FROM etl_sync_history`
 	args := []any{}
 	if f.Pipeline != "" {
@@ -250,7 +250,7 @@ FROM etl_sync_history`
 		if err := rows.Scan(&r.ID, &r.Pipeline, &r.System, &r.Entity, &r.Endpoint, &started, &finished, &status,
 			&t.Processed, &t.Created, &t.Updated, &t.Unchanged, &t.Rejected, &t.Failed, &t.Skipped, &t.Warned,
 			&r.Error, &r.Config, &metrics,
-			&t.AlreadyRejected, &t.Recovered, &cats, &r.Mode, &beat, &r.Environment); err != nil {
+			&t.AlreadyRejected, &t.Recovered, &cats, &r.Mode, &beat, &r.Environment, &t.Deleted); err != nil {
 			return nil, err
 		}
 		if beat.Valid {
