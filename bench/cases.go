@@ -192,35 +192,52 @@ func (p *delayProxy) serve() {
 	}
 }
 
+// proxyChunk and proxyQueue bound what a direction holds: 256 chunks of
+// 16 KiB. The bench's own memory matters: a child's peak RSS as the kernel
+// reports it counts the bench's high-water mark at the child's start
+// (vfork, then exec).
+const (
+	proxyChunk = 16 << 10
+	proxyQueue = 256
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, proxyChunk); return &b }}
+
 // pipe copies src to dst, each chunk delay after it was read.
 func (p *delayProxy) pipe(dst, src net.Conn) {
 	type chunk struct {
-		due  time.Time
-		data []byte
+		due time.Time
+		buf *[]byte
+		n   int
 	}
-	q := make(chan chunk, 4096)
+	q := make(chan chunk, proxyQueue)
 	go func() {
 		defer close(q)
 		for {
-			buf := make([]byte, 64<<10)
-			n, err := src.Read(buf)
+			buf := chunkPool.Get().(*[]byte)
+			n, err := src.Read(*buf)
 			if n > 0 {
-				q <- chunk{time.Now().Add(p.delay), buf[:n]}
+				q <- chunk{time.Now().Add(p.delay), buf, n}
+			} else {
+				chunkPool.Put(buf)
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
+	failed := false
 	for c := range q {
-		if d := time.Until(c.due); d > 0 {
+		if d := time.Until(c.due); d > 0 && !failed {
 			time.Sleep(d)
 		}
-		if _, err := dst.Write(c.data); err != nil {
-			break
+		if !failed {
+			if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
+				failed = true
+				src.Close()
+			}
 		}
-	}
-	for range q { // drain after a write error
+		chunkPool.Put(c.buf)
 	}
 	dst.Close()
 	src.Close()

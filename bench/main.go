@@ -643,6 +643,10 @@ func (b *bench) print() {
 		return
 	}
 	fmt.Printf("\nmedians of %d runs, alternating; batch_size %d\n", b.opts.runs, b.opts.batch)
+	var self syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) == nil {
+		fmt.Printf("(a child's peak RSS also counts the bench's own high-water mark when it started the child: %.0f MB at most)\n", float64(self.Maxrss)*1024/1e6)
+	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "case\ttime\trows/s\tpeak RSS\tCPU (child)\tratio\tload\tcounts (last run)")
 	for _, r := range b.results {
