@@ -62,6 +62,8 @@ type Pipeline struct {
 	// fastFields are the record fields the map's fast paths read by slot
 	// (see compiler.fieldSlot).
 	fastFields []string
+	// mapPaths are the record field paths the map reads (see absent.go).
+	mapPaths [][]string
 }
 
 // SinkSpec is the decoded sink block.
@@ -285,6 +287,7 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		diags = append(diags, mdiags...)
 		p.Columns = cols
 		p.fastFields = comp.slotNames
+		p.mapPaths = mapPaths(cols)
 	}
 
 	// Incremental cursor: may use record and the mapped columns.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"log/slog"
 	"runtime"
 	"sync"
 )
@@ -87,4 +88,24 @@ func applyRange(tr *transformer, records []Record, vals []any, results []recordR
 		results[i] = r
 	}
 	return nil
+}
+
+// absent returns the record fields the map reads that no record mapped by
+// the pool had, and logs a warning for each (see absent.go). None when no
+// record was mapped.
+func (pool *transformPool) absent(log *slog.Logger) []string {
+	ps := make([]*presence, 0, len(pool.trs))
+	observed := false
+	for _, tr := range pool.trs {
+		ps = append(ps, tr.present)
+		observed = observed || tr.present.observed
+	}
+	if !observed {
+		return nil
+	}
+	out := absentPaths(ps)
+	for _, f := range out {
+		log.Warn("field absent from every record: its columns are NULL throughout", "field", f)
+	}
+	return out
 }

@@ -108,6 +108,10 @@ type Result struct {
 	// read of no records while the table holds rows, deletes refused by
 	// max_delete_share, columns added with NULL in the existing rows.
 	Warnings []string
+	// Absent lists the record fields the map reads ("record.email2") that
+	// no record of the run had: their columns landed NULL throughout. Each
+	// is also logged as a warning and kept in the history's metrics.
+	Absent []string
 }
 
 // countCategories adds the categories of the records b refused, the
@@ -303,6 +307,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			}
 			if len(res.Counters) > 0 {
 				fin.Metrics["counters"] = res.Counters
+			}
+			if len(res.Absent) > 0 {
+				fin.Metrics["absent_fields"] = res.Absent
 			}
 			for k, v := range labels {
 				fin.Metrics[k] = v
@@ -605,6 +612,7 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 				return
 			}
 		}
+		res.Absent = pool.absent(log)
 		transErr <- nil
 	}()
 

@@ -27,6 +27,8 @@ type transformer struct {
 	// checksReadRecord says whether a check or the cursor reads `record`,
 	// so that env needs it even when every column had its fast path.
 	checksReadRecord bool
+	// present notes which record fields the map reads some record had.
+	present *presence
 }
 
 func newTransformer(p *Pipeline, since any) *transformer {
@@ -41,6 +43,7 @@ func newTransformer(p *Pipeline, since any) *transformer {
 	t.fast.fields = p.fastFields
 	t.fast.vars = t.env
 	t.checksReadRecord = p.checkNames()["record"]
+	t.present = newPresence(p.mapPaths)
 	for _, k := range p.Sink.Table.Key {
 		for i, c := range p.Columns {
 			if c.Name == k {
@@ -75,6 +78,9 @@ type recordResult struct {
 func (t *transformer) apply(rec *Record, row []any) (recordResult, error) {
 	if rec.Err != nil {
 		return t.rejectRec(rec, ErrorCategory(rec.Err), "source", rec.Err.Error()), nil
+	}
+	if t.present.left > 0 {
+		t.present.observe(rec)
 	}
 	// env["record"] is set below only where a program on the VM may read it
 	// (a column off its fast path, a check or cursor naming record); it may

@@ -147,9 +147,13 @@ func summary(r *engine.Result, dry bool) string {
 		rate = float64(t.Processed) / d.Seconds()
 	}
 	status := string(r.Status)
+	absent := ""
+	if len(r.Absent) > 0 { // the map reads them; their columns landed NULL throughout
+		absent = "; absent from every record: " + strings.Join(r.Absent, ", ")
+	}
 	if dry {
-		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written",
-			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate)
+		return fmt.Sprintf("%s (dry run): %s: processed %d (valid %d, rejected %d, skipped %d) in %s, %.0f records/s; nothing written%s",
+			status, r.Pipeline, t.Processed, r.Valid, t.Rejected, t.Skipped, d.Round(time.Millisecond), rate, absent)
 	}
 	parts := []string{nonZero("skipped before cursor", t.Skipped), nonZero("deleted", t.Deleted), nonZero("warned", t.Warned), rejectsSummary(r)}
 	names := make([]string, 0, len(r.Counters))
@@ -176,9 +180,9 @@ func summary(r *engine.Result, dry bool) string {
 	if t.AlreadyRejected > 0 {
 		known = fmt.Sprintf(" + already rejected %d", t.AlreadyRejected)
 	}
-	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s%s in %s, %.0f records/s → %s",
+	return fmt.Sprintf("%s: %s%s: processed %d = created %d + updated %d + unchanged %d + rejected %d + failed %d%s%s in %s, %.0f records/s → %s%s",
 		status, r.Pipeline, run, t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, known, extra,
-		d.Round(time.Millisecond), rate, where)
+		d.Round(time.Millisecond), rate, where, absent)
 }
 
 // summaryAttrs is the summary as the attributes of a JSON event.
@@ -196,6 +200,9 @@ func summaryAttrs(r *engine.Result, dry bool) []any {
 	}
 	if r.Cursor != nil {
 		attrs = append(attrs, "cursor", r.Cursor.String())
+	}
+	if len(r.Absent) > 0 {
+		attrs = append(attrs, "absent_fields", r.Absent)
 	}
 	if len(r.Counters) > 0 {
 		attrs = append(attrs, "counters", r.Counters)
