@@ -34,6 +34,7 @@ type pipelineConfig struct {
 	Maps        []mapConfig         `hcl:"map,block"`
 	Validates   []validateConfig    `hcl:"validate,block"`
 	Sinks       []sinkConfig        `hcl:"sink,block"`
+	Triggers    []sourceConfig      `hcl:"trigger,block"`
 	DefRange    hcl.Range           `hcl:",def_range"`
 	Body        hcl.Body            `hcl:",body"`
 

@@ -47,6 +47,8 @@ type Pipeline struct {
 
 	// Serve is how `etl serve` schedules and retries the pipeline.
 	Serve Serve
+	// Triggers are the pipeline's trigger blocks: deliveries that start a run.
+	Triggers []Trigger
 
 	Columns []*MappedColumn // in declaration order
 	Checks  []*Check
@@ -270,6 +272,25 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		p.Source = src
 		if fl, ok := src.(FieldLister); ok {
 			fields = fl.Fields()
+		}
+	}
+
+	for i := range pc.Triggers {
+		tc := &pc.Triggers[i]
+		factory, ok := l.registry.triggers[tc.Kind]
+		if !ok {
+			kinds := sortedKeys(l.registry.triggers)
+			diags = append(diags, errorAt(tc.DefRange, "Unknown trigger kind",
+				fmt.Sprintf("There is no trigger %q.%s Trigger kinds: %s.", tc.Kind, didYouMean(tc.Kind, kinds), strings.Join(kinds, ", "))))
+			continue
+		}
+		tr, tdiags := factory(tc.Remain, ctx, PluginContext{
+			Pipeline: pc.Name, Dir: filepath.Dir(path), DefRange: tc.DefRange,
+			Expressions: &Expressions{c: newCompiler(p.Location, nil)}, Location: p.Location,
+		})
+		diags = append(diags, tdiags...)
+		if !tdiags.HasErrors() && tr != nil {
+			p.Triggers = append(p.Triggers, tr)
 		}
 	}
 

@@ -9,18 +9,20 @@ import (
 // one and each plugin package adds itself with its Register function; tests
 // build their own. Registering a kind twice is a programming error and panics.
 type Registry struct {
-	sources map[string]SourceFactory
-	sinks   map[string]SinkDriver // by URL scheme
-	drivers map[string]SinkDriver // by name
-	shared  sharedStore           // what pipelines on one connection share
+	sources  map[string]SourceFactory
+	triggers map[string]TriggerFactory
+	sinks    map[string]SinkDriver // by URL scheme
+	drivers  map[string]SinkDriver // by name
+	shared   sharedStore           // what pipelines on one connection share
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	return &Registry{
-		sources: map[string]SourceFactory{},
-		sinks:   map[string]SinkDriver{},
-		drivers: map[string]SinkDriver{},
+		sources:  map[string]SourceFactory{},
+		triggers: map[string]TriggerFactory{},
+		sinks:    map[string]SinkDriver{},
+		drivers:  map[string]SinkDriver{},
 	}
 }
 
@@ -30,6 +32,14 @@ func (r *Registry) RegisterSource(kind string, f SourceFactory) {
 		panic(fmt.Sprintf("engine: source kind %q registered twice", kind))
 	}
 	r.sources[kind] = f
+}
+
+// RegisterTrigger adds a trigger kind (the label of `trigger "kind" {}`).
+func (r *Registry) RegisterTrigger(kind string, f TriggerFactory) {
+	if _, dup := r.triggers[kind]; dup {
+		panic(fmt.Sprintf("engine: trigger kind %q registered twice", kind))
+	}
+	r.triggers[kind] = f
 }
 
 // RegisterSink adds a sink driver for its name and URL schemes.

@@ -516,6 +516,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 		if st, ok := wh.(SourceStateStore); ok {
 			ropts.State = redactingState{st.SourceState(p.Name), p.redactor}
 		}
+		if ib, ok := wh.(InboxStore); ok {
+			ropts.Inbox = ib.Inbox(p.Name)
+		}
 		err := src.Read(readCtx, ropts, func(r Record) error {
 			if opts.Limit > 0 && n >= opts.Limit {
 				return errLimit
@@ -568,6 +571,9 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 				rec := &sb.records[i]
 				row := vals[i*ncols : (i+1)*ncols : (i+1)*ncols]
 				r := results[i]
+				if rec.InboxID != 0 {
+					w.batch.Inbox = append(w.batch.Inbox, rec.InboxID)
+				}
 				if r.cursor != nil {
 					if max == nil {
 						max = r.cursor

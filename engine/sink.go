@@ -197,13 +197,17 @@ type Batch struct {
 	// the rejects of the rows that land as resolved by RunID, in the same
 	// transaction.
 	Resolve []int64
+	// Inbox holds the inbox ids (Record.InboxID) of the batch's records,
+	// landed, rejected or skipped; the sink marks them processed by RunID in
+	// the same transaction.
+	Inbox []int64
 
 	pipeline *Pipeline // masks and redacts the rows the database refuses
 }
 
 // Empty reports whether b has nothing for a sink to do.
 func (b Batch) Empty() bool {
-	return len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil && b.Tally == (Tally{})
+	return len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil && b.Tally == (Tally{}) && len(b.Inbox) == 0
 }
 
 // Landed is the batch's tally once the sink landed it with counts c: the

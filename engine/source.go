@@ -68,6 +68,9 @@ type Record struct {
 	Pos    Position
 	Raw    string // the record as the source had it (a CSV line); optional
 	Err    error  // non-nil: the source could not parse this record
+	// InboxID, when not 0, is the record's id in the pipeline's inbox
+	// (engine.Inbox): the sink marks it processed with the record's batch.
+	InboxID int64
 }
 
 // Get returns the field name, and whether the record has it.
@@ -190,6 +193,9 @@ type ReadOptions struct {
 	// (a rotated OAuth refresh token); nil when the warehouse keeps none or
 	// in a dry run. Its values are treated as secrets.
 	State SourceState
+	// Inbox holds the pipeline's delivered records (webhook deliveries);
+	// nil when the warehouse keeps none or in a dry run.
+	Inbox Inbox
 }
 
 // SourceState keeps small string values a source needs from one run to the

@@ -240,6 +240,24 @@ func Library(opts Options) []Function {
 			Func:      nowUnixFunc,
 			Types:     []any{new(func() int)},
 		},
+		{
+			Name:      "now_unix_ms",
+			Signature: "now_unix_ms() → int",
+			Doc:       "The current time in milliseconds since the Unix epoch, read at each call (HubSpot's X-HubSpot-Request-Timestamp unit). It never fails.",
+			Example:   "now_unix_ms() - int(record.timestamp) < 300000",
+			Column:    "integer",
+			Func:      nowUnixMsFunc,
+			Types:     []any{new(func() int)},
+		},
+		{
+			Name:      "secure_equal",
+			Signature: "secure_equal(a, b) → bool",
+			Doc:       "Whether a and b are the same bytes, compared in constant time (for signatures and shared secrets, so that timing tells an attacker nothing). nil equals nothing, not even nil. It never fails.",
+			Example:   "secure_equal(record.signature, base64_encode(hmac_sha256(record.key, record.body)))",
+			Column:    "boolean",
+			Func:      secureEqualFunc,
+			Types:     []any{new(func(any, any) bool)},
+		},
 	}
 	for i := range fns {
 		if fns[i].Option == nil {

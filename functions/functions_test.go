@@ -637,8 +637,8 @@ func TestLibrary(t *testing.T) {
 	assert.True(t, slices.IsSorted(names), "sorted by name: %v", names)
 	assert.Equal(t, []string{
 		"base64_decode", "base64_encode", "bool", "coalesce", "date", "decimal", "email", "float",
-		"hmac_sha256", "int", "json", "lower", "now_unix", "nullif", "phone", "regex_replace",
-		"sha256", "timestamp", "trim", "upper",
+		"hmac_sha256", "int", "json", "lower", "now_unix", "now_unix_ms", "nullif", "phone", "regex_replace",
+		"secure_equal", "sha256", "timestamp", "trim", "upper",
 	}, names)
 
 	columns := []string{"text", "integer", "float", "boolean", "timestamp", "date", "decimal", "json", ""}
@@ -656,6 +656,32 @@ func TestLibrary(t *testing.T) {
 			assert.NoError(t, err)
 		})
 	}
+}
+
+func TestSecureEqual(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b any
+		want bool
+	}{
+		{"same text", "c2lnbmF0dXJl", "c2lnbmF0dXJl", true},
+		{"one byte off", "c2lnbmF0dXJl", "c2lnbmF0dXJm", false},
+		{"prefix", "abc", "abcd", false},
+		{"number formatted", 42, "42", true},
+		{"nil never equal", nil, nil, false},
+		{"nil and text", nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := secureEqualFunc(tc.a, tc.b)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	ms, err := nowUnixMsFunc()
+	require.NoError(t, err)
+	s, err := nowUnixFunc()
+	require.NoError(t, err)
+	assert.InDelta(t, float64(s.(int))*1000, float64(ms.(int)), 2000, "now_unix_ms is milliseconds")
 }
 
 // BenchmarkLibrary measures the per-record path the engine takes: one

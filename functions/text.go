@@ -3,6 +3,7 @@ package functions
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -408,6 +409,17 @@ func base64DecodeFunc(args ...any) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("base64_decode: the value (%d bytes, not shown) is not base64", len(s))
+}
+
+func nowUnixMsFunc(...any) (any, error) {
+	return int(time.Now().UnixMilli()), nil
+}
+
+func secureEqualFunc(args ...any) (any, error) {
+	if args[0] == nil || args[1] == nil {
+		return false, nil
+	}
+	return subtle.ConstantTimeCompare([]byte(format(args[0])), []byte(format(args[1]))) == 1, nil
 }
 
 func nowUnixFunc(...any) (any, error) {

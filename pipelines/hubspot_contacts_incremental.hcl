@@ -52,6 +52,16 @@ pipeline "hubspot_contacts_incremental" {
     }
   }
 
+  # Under etl serve, a HubSpot webhook delivery (any contact event, at the
+  # app's one target URL, stored by hubspot_contact_events.hcl) starts a
+  # run; deliveries within 10 s start one run.
+  trigger "webhook" {
+    path     = "/webhooks/hubspot"
+    secrets  = { client_secret = env("HUBSPOT_CLIENT_SECRET", "") }
+    verify   = var.hubspot_webhook_verify
+    debounce = "10s"
+  }
+
   incremental {
     cursor = "updated_at"
   }

@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	outer := http.NewServeMux()
 	outer.HandleFunc("GET /healthz", s.healthz)
 	outer.HandleFunc("GET /readyz", s.readyz)
+	s.mountWebhooks(outer)
 	outer.Handle("/", guarded)
 	return outer
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	lastSuccess *prometheus.GaugeVec
 	source      *prometheus.CounterVec
 	snoozed     *prometheus.CounterVec
+	webhooks    *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -44,8 +45,9 @@ func newMetrics(s *Server) *metrics {
 		snoozed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "etl_jobs_snoozed_total", Help: "Jobs that found their pipeline running (its lock held) and were snoozed, by pipeline.",
 		}, []string{"pipeline"}),
+		webhooks: newWebhookMetrics(),
 	}
-	m.reg.MustRegister(m.runs, m.records, m.duration, m.lastSuccess, m.source, m.snoozed,
+	m.reg.MustRegister(m.runs, m.records, m.duration, m.lastSuccess, m.source, m.snoozed, m.webhooks,
 		&queueCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, name := range s.names {

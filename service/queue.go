@@ -20,6 +20,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/etl-dev/etl/engine"
+
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver River's SQLite driver uses
 )
 
@@ -28,8 +30,11 @@ type RunArgs struct {
 	Pipeline string `json:"pipeline"`
 	// Tick is the scheduled fire time that made the job; zero for a trigger.
 	Tick time.Time `json:"tick,omitzero"`
-	// Trigger says who asked: "schedule" or "manual".
+	// Trigger says who asked: "schedule", "manual" or "webhook".
 	Trigger string `json:"trigger"`
+	// NotBefore (webhook runs) is the end of the delivery bucket the job
+	// serves: the run waits until it, plus storeDeadline, has passed.
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // Kind is the River job kind.
@@ -53,6 +58,17 @@ type queue interface {
 	insertTicks(ctx context.Context, ticks []Tick) (int, error)
 	// trigger inserts a manual run unless one is already waiting or running.
 	trigger(ctx context.Context, pipeline string, maxAttempts int) (jobID int64, duplicate bool, err error)
+	// accept stores a delivery's records in the pipeline's inbox (a
+	// record whose dedupe key is known is left out) and, when any was new,
+	// enqueues the run of its bucket, in one transaction. It returns how
+	// many records were new.
+	accept(ctx context.Context, pipeline string, recs []engine.DeliveredRecord, notBefore time.Time, maxAttempts int) (int, error)
+	// enqueueAfter enqueues a run that starts after notBefore, unless the
+	// same bucket's run is already enqueued.
+	enqueueAfter(ctx context.Context, pipeline, trigger string, notBefore time.Time, maxAttempts int) (jobID int64, duplicate bool, err error)
+	// pruneInbox deletes the pipeline's processed deliveries received
+	// before before; it returns how many.
+	pruneInbox(ctx context.Context, pipeline string, before time.Time) (int64, error)
 	// depth is how many jobs wait to run, and how long the oldest has waited.
 	depth(ctx context.Context) (n int64, oldest time.Duration, err error)
 	db() *sql.DB
@@ -132,6 +148,54 @@ func (q *riverQueue[TTx]) insertTicks(ctx context.Context, ticks []Tick) (int, e
 		return 0, fmt.Errorf("record ticks: commit: %w", err)
 	}
 	return n, nil
+}
+
+func (q *riverQueue[TTx]) accept(ctx context.Context, pipeline string, recs []engine.DeliveredRecord, notBefore time.Time, maxAttempts int) (int, error) {
+	tx, err := q.begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store delivery: begin: %w", err)
+	}
+	defer q.abort(ctx, tx)
+	now := q.timeArg(time.Now())
+	n := 0
+	for _, r := range recs {
+		var key any
+		if r.Key != "" {
+			key = r.Key
+		}
+		added, err := q.exec(ctx, tx, `INSERT INTO etl_webhook_inbox (pipeline, dedupe_key, record, received_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (pipeline, dedupe_key) DO NOTHING`, pipeline, key, r.Fields, now)
+		if err != nil {
+			return 0, fmt.Errorf("store delivery: %w", err)
+		}
+		n += int(added)
+	}
+	if n > 0 {
+		if _, err := q.c.InsertTx(ctx, tx, RunArgs{Pipeline: pipeline, Trigger: "webhook", NotBefore: notBefore.UTC()}, webhookJobOpts(maxAttempts)); err != nil {
+			return 0, fmt.Errorf("store delivery: enqueue its run: %w", err)
+		}
+	}
+	if err := q.commit(ctx, tx); err != nil {
+		return 0, fmt.Errorf("store delivery: commit: %w", err)
+	}
+	return n, nil
+}
+
+func (q *riverQueue[TTx]) enqueueAfter(ctx context.Context, pipeline, trigger string, notBefore time.Time, maxAttempts int) (int64, bool, error) {
+	res, err := q.c.Insert(ctx, RunArgs{Pipeline: pipeline, Trigger: trigger, NotBefore: notBefore.UTC()}, webhookJobOpts(maxAttempts))
+	if err != nil {
+		return 0, false, fmt.Errorf("enqueue a run of %s: %w", pipeline, err)
+	}
+	return res.Job.ID, res.UniqueSkippedAsDuplicate, nil
+}
+
+func (q *riverQueue[TTx]) pruneInbox(ctx context.Context, pipeline string, before time.Time) (int64, error) {
+	r, err := q.sqlDB.ExecContext(ctx, `DELETE FROM etl_webhook_inbox WHERE pipeline = $1 AND processed_run IS NOT NULL AND received_at < $2`,
+		pipeline, q.timeArg(before))
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
 }
 
 func (q *riverQueue[TTx]) trigger(ctx context.Context, pipeline string, maxAttempts int) (int64, bool, error) {

@@ -84,6 +84,20 @@ type Server struct {
 	stopping chan struct{}
 	stopOnce sync.Once
 	csrfKey  []byte
+	hooks    []*route // webhook endpoints (webhook.go)
+}
+
+// loopback reports whether addr listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // CheckListen refuses an address beyond loopback without auth.
@@ -140,6 +154,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.names = append(s.names, p.Name)
 	}
 	sort.Strings(s.names)
+	hooks, err := webhookRoutes(cfg.Pipelines)
+	if err != nil {
+		return nil, err
+	}
+	s.hooks = hooks
+	if !loopback(cfg.Listen) {
+		for _, rt := range hooks {
+			for _, r := range rt.receivers() {
+				if !r.Verifies() {
+					return nil, fmt.Errorf("refusing to receive webhooks at %s beyond loopback without a verify expression on every pipeline that receives them", rt.path)
+				}
+			}
+		}
+	}
 	s.metrics = newMetrics(s)
 
 	wh, err := cfg.Registry.OpenWarehouse(ctx, "warehouse", cfg.WarehouseURL)
@@ -217,6 +245,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.q.client().Start(runCtx); err != nil {
 		srv.Close()
 		return fmt.Errorf("start River: %w", err)
+	}
+	// Deliveries stored before a crash, whose run never came: land them.
+	for _, rt := range s.hooks {
+		if rt.store != nil {
+			if _, _, err := s.q.enqueueAfter(ctx, rt.store.Name, "webhook", time.Now(), rt.store.Serve.MaxAttempts); err != nil {
+				s.log.Warn("enqueue a run for stored webhook deliveries", "pipeline", rt.store.Name, "error", err)
+			}
+		}
 	}
 
 	select {

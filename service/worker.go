@@ -43,6 +43,11 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if !p.Serve.Enabled {
 		return river.JobCancel(fmt.Errorf("pipeline %s is disabled (enabled = false)", p.Name))
 	}
+	if !job.Args.NotBefore.IsZero() {
+		if err := waitNotBefore(ctx, job.Args.NotBefore); err != nil {
+			return err
+		}
+	}
 	jobID := strconv.FormatInt(job.ID, 10)
 	labels := map[string]string{"job": jobID, "trigger": job.Args.Trigger, "attempt": strconv.Itoa(job.Attempt)}
 	if !job.Args.Tick.IsZero() {
@@ -79,6 +84,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return river.JobSnooze(0)
 	}
 	s.metrics.observe(p, res)
+	s.afterWebhookRun(ctx, p)
 	if err != nil {
 		log.Warn("run failed", "run", res.RunID, "error", err)
 		return err

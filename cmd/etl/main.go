@@ -36,6 +36,7 @@ import (
 	"github.com/etl-dev/etl/sources/mysql"
 	"github.com/etl-dev/etl/sources/odata"
 	"github.com/etl-dev/etl/sources/rest"
+	"github.com/etl-dev/etl/sources/webhook"
 	xmlsource "github.com/etl-dev/etl/sources/xml"
 )
 
@@ -76,6 +77,7 @@ func newRegistry() *engine.Registry {
 	rest.Register(r)
 	odata.Register(r)
 	xmlsource.Register(r)
+	webhook.Register(r)
 	postgres.Register(r)
 	sqlite.Register(r)
 	return r

@@ -32,6 +32,9 @@ func loadDir(reg *engine.Registry, paths []string, strict bool) ([]*engine.Pipel
 	var ps []*engine.Pipeline
 	seen := map[string]string{}
 	for _, f := range files {
+		if engine.IsDefinitions(f) {
+			continue // connections and variables: the pipelines beside them load them
+		}
 		p, diags := loader.Load(f)
 		all = append(all, diags...)
 		if p == nil {

@@ -33,3 +33,20 @@ connection "hubspot" {
     max_wait = "2m"
   }
 }
+
+# HubSpot signs each webhook delivery (X-HubSpot-Signature-v3): the base64
+# HMAC-SHA256, keyed with the app's client secret, of method + URL + body +
+# X-HubSpot-Request-Timestamp (epoch ms). A delivery older than 5 minutes is
+# refused, as HubSpot asks, and so is every delivery while the secret is
+# unset (an empty key would be anyone's). Used by the pipelines that receive
+# HubSpot's webhooks: verify = var.hubspot_webhook_verify, with
+# secrets = { client_secret = env("HUBSPOT_CLIENT_SECRET", "") }.
+variable "hubspot_webhook_verify" {
+  default = <<-EXPR
+    let ts = headers['x-hubspot-request-timestamp'] ?? '';
+    let sig = headers['x-hubspot-signature-v3'] ?? '';
+    secrets.client_secret != '' && ts matches '^[0-9]{10,16}$' &&
+    abs(now_unix_ms() - int(ts)) <= 300000 &&
+    secure_equal(sig, base64_encode(hmac_sha256(secrets.client_secret, method + url + body + ts)))
+  EXPR
+}

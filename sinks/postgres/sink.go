@@ -722,6 +722,9 @@ func (w *Warehouse) queueEnd(end *tail, b engine.Batch, failed []engine.Reject, 
 		kind, text := b.State.Encode()
 		end.add(stateSQL, []any{b.Pipeline, kind, cleanText(text), b.RunID}, exec, failure("save state"))
 	}
+	if len(b.Inbox) > 0 {
+		end.add(inboxDoneSQL, []any{b.RunID, b.Inbox}, exec, failure("mark delivered records processed"))
+	}
 	end.add("COMMIT", nil, func(br pgx.BatchResults) error {
 		tag, err := br.Exec()
 		if err == nil && tag.String() != "COMMIT" {

@@ -605,6 +605,9 @@ ON CONFLICT (pipeline) DO UPDATE SET cursor_kind = excluded.cursor_kind, cursor_
 			return counts, fmt.Errorf("save state: %w", err)
 		}
 	}
+	if err := markInbox(ctx, tx, b); err != nil {
+		return counts, err
+	}
 	if err := tx.Commit(); err != nil {
 		return counts, fmt.Errorf("commit: %w", err)
 	}
