@@ -16,9 +16,9 @@ pipeline "leadconduit_leads_webhook" {
   mask   = ["first_name", "last_name", "email", "phone_1"] # personal data stays out of etl_rejects
 
   source "webhook" {
-    path    = "/webhooks/leadconduit"
-    secrets = { shared_secret = env("LEADCONDUIT_WEBHOOK_SECRET", "") }
-    verify  = <<-EXPR
+    path     = "/webhooks/leadconduit"
+    secrets  = { shared_secret = env("LEADCONDUIT_WEBHOOK_SECRET", "") }
+    verify   = <<-EXPR
       let auth = headers['authorization'] ?? '';
       let pass = auth startsWith 'Basic ' ? last(split(base64_decode(trimPrefix(auth, 'Basic ')) ?? '', ':')) : '';
       secrets.shared_secret != '' &&

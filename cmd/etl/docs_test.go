@@ -20,6 +20,7 @@ import (
 	"github.com/etl-dev/etl/sources/mysql"
 	"github.com/etl-dev/etl/sources/odata"
 	"github.com/etl-dev/etl/sources/rest"
+	"github.com/etl-dev/etl/sources/webhook"
 	xmlsource "github.com/etl-dev/etl/sources/xml"
 )
 
@@ -36,7 +37,7 @@ func TestReadmeDocumentsEveryFunctionAndAttribute(t *testing.T) {
 	for _, f := range engine.ConfigFunctions {
 		assert.Contains(t, readme, "`"+f.Signature+"`")
 	}
-	for _, cfg := range []any{csv.Config{}, mysql.Config{}, rest.Config{}, odata.Config{}, xmlsource.Config{}} {
+	for _, cfg := range []any{csv.Config{}, mysql.Config{}, rest.Config{}, odata.Config{}, xmlsource.Config{}, webhook.TriggerConfig{}, webhook.SourceSchema{}} {
 		for _, name := range hclAttributes(reflect.TypeOf(cfg)) {
 			assert.Regexp(t, "(?m)^\\| [^\n]*`"+name+"`", readme, "%T attribute %s", cfg, name)
 		}

@@ -66,9 +66,9 @@ type Config struct {
 	Response hcl.Expression
 }
 
-// sourceSchema is Config as gohcl decodes it (gohcl takes no embedded
-// structs).
-type sourceSchema struct {
+// SourceSchema is Config as gohcl decodes it (gohcl takes no embedded
+// structs): every attribute of a webhook source.
+type SourceSchema struct {
 	Path         string            `hcl:"path"`
 	Method       string            `hcl:"method,optional"`
 	Verify       hcl.Expression    `hcl:"verify,optional"`
@@ -158,7 +158,7 @@ var (
 
 // New decodes a `source "webhook" {}` body.
 func New(body hcl.Body, ctx *hcl.EvalContext, pc engine.PluginContext) (engine.Source, hcl.Diagnostics) {
-	var sc sourceSchema
+	var sc SourceSchema
 	diags := gohcl.DecodeBody(body, ctx, &sc)
 	if diags.HasErrors() {
 		return nil, diags
