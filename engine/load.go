@@ -33,8 +33,8 @@ type Pipeline struct {
 	Environment string
 	// Connection names the connection its source uses; "" when none.
 	Connection string
-	BatchSize   int
-	Location    *time.Location
+	BatchSize  int
+	Location   *time.Location
 
 	SourceKind string
 	Source     Source
