@@ -178,7 +178,7 @@ func TestOperationsScenario(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &runs))
 	require.Len(t, runs, 5)
 	type row struct {
-		Status, Mode                                   string
+		Status, Mode                                     string
 		Processed, Created, Rejected, Recovered, Deleted float64
 	}
 	var hist []row
