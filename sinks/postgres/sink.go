@@ -548,7 +548,7 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	if id := w.plan(t).hashes; id != 0 {
 		// Every row went again, one at a time: the keys are seen, no hash
 		// is stored (a stored hash only ever describes a row written whole).
-		newHashedBatch(t, id, b.Rows).queue(&end, b.RunID, false)
+		newHashedBatch(t, id, b.Rows).queue(&end, b.RunID, false, false)
 	}
 	w.queueEnd(&end, b, failed, counts, 0, &counts)
 	if err := end.send(ctx, c); err != nil {
@@ -598,7 +598,7 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 		}
 	}
 	if hashed != nil {
-		hashed.queue(&end, b.RunID, true)
+		hashed.queue(&end, b.RunID, true, len(rows) > 0 && !upsert)
 	}
 	known, upsertRows := engine.Counts{Created: counts.Created, Unchanged: skipped}, 0
 	if upsert {
