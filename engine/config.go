@@ -44,6 +44,8 @@ type pipelineConfig struct {
 	DependsOn   []string `hcl:"depends_on,optional"`
 	Timeout     *string  `hcl:"timeout,optional"`
 	MaxAttempts *int     `hcl:"max_attempts,optional"`
+
+	WarehouseRetry *string `hcl:"warehouse_retry,optional"`
 }
 
 type sourceConfig struct {

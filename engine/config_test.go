@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/stretchr/testify/assert"
@@ -183,4 +184,13 @@ func TestVerifyUnchangedReachesTheTable(t *testing.T) {
 		require.False(t, diags.HasErrors(), "%v", diags)
 		assert.Equal(t, tt.want, p.Sink.Table.VerifyUnchanged, tt.attr)
 	}
+}
+
+func TestWarehouseRetry(t *testing.T) {
+	p, diags := engine.NewLoader(testRegistry()).Load("testdata/valid/full.hcl")
+	require.False(t, diags.HasErrors(), "%v", diags)
+	assert.Equal(t, 30*time.Second, p.WarehouseRetry, "as the file says")
+	p, diags = engine.NewLoader(testRegistry()).Load("testdata/valid/minimal.hcl")
+	require.False(t, diags.HasErrors(), "%v", diags)
+	assert.Equal(t, engine.DefaultWarehouseRetry, p.WarehouseRetry, "the default")
 }

@@ -20,6 +20,10 @@ import (
 // DefaultBatchSize is the batch size of a pipeline that declares none.
 const DefaultBatchSize = 2000
 
+// DefaultWarehouseRetry is how long a run retries a batch whose warehouse
+// went away, when the pipeline does not say (warehouse_retry).
+const DefaultWarehouseRetry = 2 * time.Minute
+
 // Pipeline is a loaded pipeline file: every block decoded and every
 // expression compiled. It is immutable and safe to run more than once.
 type Pipeline struct {
@@ -41,6 +45,9 @@ type Pipeline struct {
 
 	// MaxRejects is the run's error budget: past it the run stops, failed.
 	MaxRejects RejectBudget
+	// WarehouseRetry is how long a run retries a batch whose warehouse went
+	// away before it fails (warehouse_retry; DefaultWarehouseRetry, 0: never).
+	WarehouseRetry time.Duration
 	// Mask names source fields whose values are replaced by "[masked]" in
 	// the raw records stored with rejects (PII).
 	Mask []string
@@ -201,6 +208,8 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		File:        path,
 		BatchSize:   DefaultBatchSize,
 		Location:    time.UTC,
+
+		WarehouseRetry: DefaultWarehouseRetry,
 	}
 	attrs, _ := pc.Body.JustAttributes()
 	if !identRE.MatchString(pc.Name) {
@@ -225,6 +234,14 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		}
 	}
 
+	if pc.WarehouseRetry != nil {
+		if d, err := time.ParseDuration(*pc.WarehouseRetry); err != nil || d < 0 {
+			diags = append(diags, errorAt(attrRange(attrs, "warehouse_retry", pc.DefRange), "Invalid warehouse_retry",
+				fmt.Sprintf("warehouse_retry is %q; write a duration such as \"2m\" or \"30s\" (\"0s\": fail at once when the warehouse goes away).", *pc.WarehouseRetry)))
+		} else {
+			p.WarehouseRetry = d
+		}
+	}
 	budget, bdiags := parseBudget(pc.MaxRejects, ctx)
 	diags = append(diags, bdiags...)
 	p.MaxRejects = budget

@@ -25,6 +25,9 @@ type RunOptions struct {
 	FullRefresh bool // ignore the saved cursor and read everything
 	// WarehouseURL overrides the sink's url and ETL_WAREHOUSE_URL.
 	WarehouseURL string
+	// WarehouseRetry overrides the pipeline's warehouse_retry when > 0;
+	// negative: no retry.
+	WarehouseRetry time.Duration
 	// LockWait is how long to wait for another run of the pipeline to
 	// release its lock before giving up; 0 gives up at once. (A run killed a
 	// moment ago can hold its lock until the server notices it is gone.)
@@ -246,6 +249,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			return err
 		}
 		defer wh.Close()
+		if rc, ok := wh.(Reconnecting); ok {
+			rc.RetryFor(p.warehouseRetry(opts), log)
+		}
 		name := table.QualifiedName()
 		if tn, ok := wh.(TableNamer); ok {
 			name = tn.TableName(table)
@@ -313,6 +319,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 			}
 			for k, v := range labels {
 				fin.Metrics[k] = v
+			}
+			if rc, ok := wh.(Reconnecting); ok && rc.Reconnects() > 0 {
+				fin.Metrics["warehouse_retries"] = rc.Reconnects()
 			}
 			if err != nil {
 				fin.Status = StatusFailed
@@ -382,6 +391,13 @@ func (p *Pipeline) batchSize(opts RunOptions) int {
 		return opts.BatchSize
 	}
 	return p.BatchSize
+}
+
+func (p *Pipeline) warehouseRetry(opts RunOptions) time.Duration {
+	if opts.WarehouseRetry != 0 {
+		return max(opts.WarehouseRetry, 0)
+	}
+	return p.WarehouseRetry
 }
 
 func (p *Pipeline) describeSource() string {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 )
@@ -429,6 +430,19 @@ type TablePlanner interface {
 // (the etl_source_state table).
 type SourceStateStore interface {
 	SourceState(pipeline string) SourceState
+}
+
+// Reconnecting is implemented by warehouses that can ride out their server
+// going away mid-run (a restart, a crash, a network cut): a batch is one
+// transaction, so its write is retried on a new connection, with backoff,
+// for up to the pipeline's warehouse_retry, never landing twice. The run
+// records Reconnects in its metrics.
+type Reconnecting interface {
+	// RetryFor sets how long to keep retrying (≤ 0: fail at once) and where
+	// to log each retry.
+	RetryFor(d time.Duration, log *slog.Logger)
+	// Reconnects is how many retries the warehouse made.
+	Reconnects() int
 }
 
 // SinkDriver opens warehouses for the URL schemes it serves.

@@ -141,6 +141,7 @@ Usage:
       --full-refresh     ignore the saved cursor and read everything
       --warehouse URL    land in this warehouse (overrides the sink url and ETL_WAREHOUSE_URL)
       --lock-wait D      wait this long for another run of the pipeline to finish (default 10s)
+      --warehouse-retry D  ride out the warehouse going away this long (overrides warehouse_retry)
       --log-level LEVEL  debug, info, warn or error
       --log-format FMT   text or json
   etl plan FILE [--since VALUE] [--full-refresh] [--warehouse URL]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 	fs.BoolVar(&opts.FullRefresh, "full-refresh", false, "ignore the saved cursor")
 	fs.StringVar(&opts.WarehouseURL, "warehouse", "", "warehouse URL (overrides the sink url and ETL_WAREHOUSE_URL)")
 	fs.DurationVar(&opts.LockWait, "lock-wait", 10*time.Second, "how long to wait for another run of the pipeline to finish")
+	warehouseRetry := fs.Duration("warehouse-retry", 0, "how long to ride out the warehouse going away (overrides warehouse_retry; 0s: fail at once)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof reads it)")
@@ -56,6 +58,14 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 		fmt.Fprintln(stderr, "etl run: --since/--until and --full-refresh contradict each other; give one")
 		return exitUsage
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "warehouse-retry" {
+			opts.WarehouseRetry = *warehouseRetry
+			if opts.WarehouseRetry <= 0 {
+				opts.WarehouseRetry = -1 // 0s: fail at once
+			}
+		}
+	})
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "etl run: %v\n", err)

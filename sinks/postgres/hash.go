@@ -282,7 +282,7 @@ const lookupSQL = `SELECT key, row_hash FROM etl_row_hash WHERE table_id = $1 AN
 // the number skipped.
 func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any, lookup bool) ([][]any, int, error) {
 	if !lookup {
-		if _, err := c.Exec(ctx, "BEGIN; "+sinkWriteSQL); err != nil {
+		if err := beginNoting(ctx, c, "BEGIN; "+sinkWriteSQL); err != nil {
 			return nil, 0, fmt.Errorf("begin: %w", err)
 		}
 		return rows, 0, nil
@@ -306,6 +306,7 @@ func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any, look
 	for _, s := range lookupSettings {
 		batch.Queue("SET LOCAL " + s)
 	}
+	batch.Queue(xactSQL)
 	batch.Queue(lookupSQL, h.table, keys)
 	for _, s := range lookupSettings {
 		name, _, _ := strings.Cut(s, " ")
@@ -317,6 +318,9 @@ func (h *hashedBatch) begin(ctx context.Context, c *pgx.Conn, rows [][]any, look
 		if _, err := br.Exec(); err != nil {
 			return nil, 0, fmt.Errorf("begin: %w", err)
 		}
+	}
+	if err := noteXact(br, c); err != nil {
+		return nil, 0, fmt.Errorf("begin: %w", err)
 	}
 	found, err := br.Query()
 	if err != nil {

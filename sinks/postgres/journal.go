@@ -87,7 +87,7 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 		return nil, fmt.Errorf("sink postgres: lock pipeline %q: %w", pipeline, err)
 	}
 	var ok bool
-	err = pc.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('etl:run:' || coalesce(current_schema(), '') || ':' || $1, 0))`, pipeline).Scan(&ok)
+	err = pc.QueryRow(ctx, lockSQL, pipeline).Scan(&ok)
 	if err != nil || !ok {
 		pc.Release()
 		if err == nil {
@@ -98,6 +98,7 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 	c := pc.Hijack() // out of the pool: only unlock or Close ends this session
 	w.mu.Lock()
 	w.locks[c] = struct{}{}
+	w.lockConn[pipeline] = c
 	w.lockPID[pipeline] = c.PgConn().PID()
 	w.mu.Unlock()
 
@@ -106,8 +107,9 @@ func (w *Warehouse) Lock(ctx context.Context, pipeline string) (func() error, er
 	return func() error {
 		once.Do(func() {
 			w.mu.Lock()
-			_, held := w.locks[c]
+			c, held := w.lockConn[pipeline] // relock may have replaced it
 			delete(w.locks, c)
+			delete(w.lockConn, pipeline)
 			delete(w.lockPID, pipeline)
 			w.mu.Unlock()
 			if !held { // Close released it
@@ -185,7 +187,7 @@ func (w *Warehouse) FinishRun(ctx context.Context, r engine.Run) error {
 		finished = time.Now()
 	}
 	cats := engine.EncodeCategories(r.Categories)
-	err = w.withConn(ctx, func(c *pgx.Conn) error {
+	err = w.withConnRetrying(ctx, "record the end of the run", func(c *pgx.Conn) error {
 		tag, err := c.Exec(ctx, `UPDATE etl_sync_history SET
 				finished_at = $2, status = $3,
 				processed = $4, created = $5, updated = $6, unchanged = $7, rejected = $8, failed = $9, skipped = $10, warned = $11,
@@ -320,7 +322,7 @@ type sourceState struct {
 
 func (s sourceState) Get(ctx context.Context, key string) (string, bool, error) {
 	var v string
-	err := s.w.withConn(ctx, func(c *pgx.Conn) error {
+	err := s.w.withConnRetrying(ctx, "read source state", func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, `SELECT value FROM etl_source_state WHERE pipeline = $1 AND key = $2`, s.pipeline, key).Scan(&v)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -333,7 +335,7 @@ func (s sourceState) Get(ctx context.Context, key string) (string, bool, error) 
 }
 
 func (s sourceState) Put(ctx context.Context, key, value string) error {
-	err := s.w.withConn(ctx, func(c *pgx.Conn) error {
+	err := s.w.withConnRetrying(ctx, "save source state", func(c *pgx.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO etl_source_state (pipeline, key, value, updated_at) VALUES ($1, $2, $3, now())
 			ON CONFLICT (pipeline, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`, s.pipeline, key, value)
 		return err

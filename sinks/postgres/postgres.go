@@ -13,11 +13,14 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,11 +45,16 @@ type Warehouse struct {
 
 	mu       sync.Mutex
 	locks    map[*pgx.Conn]struct{} // connections holding a pipeline lock
+	lockConn map[string]*pgx.Conn   // pipeline → the connection holding its lock
 	lockPID  map[string]uint32      // pipeline → backend PID of the session holding its lock
 	seqCache []any                  // see seqs
 	plans    map[string]upsertPlan  // upsert targets (sanitized) → what Prepare learned of them
 
 	newTables sync.Map // targets (sanitized) this Warehouse's Prepare created (see DropIfNew)
+
+	retry      time.Duration // see RetryFor
+	log        *slog.Logger
+	reconnects atomic.Int64
 }
 
 var (
@@ -68,6 +76,7 @@ func Open(ctx context.Context, url string) (engine.Warehouse, error) {
 		password: cc.Password,
 		desc:     "postgres " + net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database,
 		locks:    map[*pgx.Conn]struct{}{},
+		lockConn: map[string]*pgx.Conn{},
 		lockPID:  map[string]uint32{},
 		plans:    map[string]upsertPlan{},
 	}
@@ -95,6 +104,7 @@ func (w *Warehouse) Close() error {
 	w.mu.Lock()
 	locks := w.locks
 	w.locks = map[*pgx.Conn]struct{}{}
+	w.lockConn = map[string]*pgx.Conn{}
 	w.lockPID = map[string]uint32{}
 	w.mu.Unlock()
 	for c := range locks {

@@ -505,10 +505,7 @@ func (w *Warehouse) Write(ctx context.Context, t engine.Table, b engine.Batch) (
 	}
 	var counts engine.Counts
 	if err == nil {
-		err = w.withConn(ctx, func(c *pgx.Conn) (err error) {
-			counts, err = w.write(ctx, c, t, b)
-			return err
-		})
+		counts, err = w.writeRetrying(ctx, t, b)
 	}
 	if err != nil {
 		return engine.Counts{}, fmt.Errorf("sink postgres: write %d rows to %s: %w", len(b.Rows), t.QualifiedName(), err)
@@ -537,13 +534,15 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	}
 	// The rows are the transaction's first statements: rolling it back
 	// loses nothing else.
-	if _, err := c.Exec(ctx, "ROLLBACK; "+w.beginSQL(t)); err != nil {
+	if err := w.begin(ctx, c, "ROLLBACK; "+w.beginSQL(t)); err != nil {
 		return engine.Counts{}, fmt.Errorf("roll back the refused rows: %w", err)
 	}
 	counts, failed, b, err := rowByRow(ctx, c, t, b)
 	if err != nil {
 		return engine.Counts{}, err
 	}
+	counts.Failed = len(failed)
+	noteCounts(c, counts)
 	var end tail
 	if id := w.plan(t).hashes; id != 0 {
 		// Every row went again, one at a time: the keys are seen, no hash
@@ -575,11 +574,13 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 			return engine.Counts{}, err
 		}
 	}
+	budget, _ := w.retryPolicy()
 	switch {
-	case len(b.Rows) == 0:
+	case hashed != nil: // hashed.begin began it
+	case len(b.Rows) == 0 && budget <= 0:
 		end.add("BEGIN", nil, exec, failure("begin"))
-	case hashed == nil:
-		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+	default:
+		if err := w.begin(ctx, c, "BEGIN"); err != nil {
 			return engine.Counts{}, fmt.Errorf("begin: %w", err)
 		}
 	}
@@ -603,6 +604,8 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 	known, upsertRows := engine.Counts{Created: counts.Created, Unchanged: skipped}, 0
 	if upsert {
 		upsertRows = len(rows) // upsertSQL counts them
+	} else {
+		noteCounts(c, known)
 	}
 	w.queueEnd(&end, b, nil, known, upsertRows, &counts)
 	if err := end.send(ctx, c); err != nil {
@@ -808,7 +811,7 @@ func (w *Warehouse) copyDirect(ctx context.Context, c *pgx.Conn, t engine.Table,
 			return false, &rowsError{fmt.Errorf("copy: %w", err)}
 		}
 		w.stopDirect(t)
-		if _, err := c.Exec(ctx, "ROLLBACK; "+w.beginSQL(t)); err != nil {
+		if err := w.begin(ctx, c, "ROLLBACK; "+w.beginSQL(t)); err != nil {
 			return false, fmt.Errorf("roll back the direct copy: %w", err)
 		}
 		return false, nil

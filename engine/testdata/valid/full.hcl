@@ -4,6 +4,7 @@ pipeline "full" {
   entity      = "contacts"
   description = "a pipeline that uses everything"
   batch_size  = 50
+  warehouse_retry = "30s"
   timezone    = "America/New_York"
 
   source "inline" {
