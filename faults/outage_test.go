@@ -68,9 +68,9 @@ func settle(t *testing.T, run etl, tg *target, ds *dataset) {
 
 // TestFaultsWarehouseOutageIntegration cuts the PostgreSQL warehouse away
 // from a run through a proxy on loopback (the shared server is never
-// restarted): cut for good, the run fails cleanly, the cursor consistent
-// with the data, and the rerun finishes with the target equal to the
-// source; cut for a moment, the run finishes or fails cleanly, and so on.
+// restarted): cut for good, the run fails cleanly once warehouse_retry is
+// spent, the cursor consistent with the data, and the rerun finishes with
+// the target equal to the source; cut for a moment, the run rides it out.
 func TestFaultsWarehouseOutageIntegration(t *testing.T) {
 	skipShort(t)
 	for _, tt := range []struct {
@@ -89,7 +89,11 @@ func TestFaultsWarehouseOutageIntegration(t *testing.T) {
 			ds := newDataset(pick(4000, 20000), time.Millisecond, 10)
 			f.publish(t, ds, nil)
 			tg := openTarget(t, direct, f.table, f.name)
-			run := etl{args: []string{"run", f.file}, env: f.envFor(viaURL)}
+			args := []string{"run", f.file}
+			if tt.down == 0 {
+				args = append(args, "--warehouse-retry", "2s")
+			}
+			run := etl{args: args, env: f.envFor(viaURL)}
 
 			wait := run.start(t)
 			waitFor(t, 30*time.Second, "the first rows to land", func() bool {
@@ -102,9 +106,12 @@ func TestFaultsWarehouseOutageIntegration(t *testing.T) {
 			}
 			res := wait(0)
 			assert.Less(t, res.took, time.Minute, "the run hung on the cut: %s", res)
-			if res.code != 0 {
+			if tt.down == 0 {
 				assert.Equal(t, 1, res.code, "%s", res)
 				assert.Contains(t, res.stderr, "faults_rest failed:", "%s", res)
+				assert.Contains(t, res.stderr, "warehouse_retry is 2s", "%s", res)
+			} else {
+				assert.Equal(t, 0, res.code, "a one-second cut is ridden out: %s", res)
 			}
 			cur, saved := tg.cursor(t)
 			got, _ := tg.rows(t)
@@ -113,9 +120,88 @@ func TestFaultsWarehouseOutageIntegration(t *testing.T) {
 
 			pr.Restore()
 			settle(t, run, tg, ds)
-			assert.Equal(t, int64(1), tg.count(t, "SELECT count(*) FROM etl_sync_history WHERE status = 'success'"), "only the rerun succeeded")
+			if tt.down == 0 {
+				assert.Equal(t, int64(1), tg.count(t, "SELECT count(*) FROM etl_sync_history WHERE status = 'success'"), "only the rerun succeeded")
+			}
 		})
 	}
+}
+
+// TestFaultsWarehouseRestartIntegration runs the REST pipeline into a
+// throwaway PostgreSQL cluster of its own and, once the run has landed
+// rows, restarts the server in immediate mode (a crash: every session dies,
+// the run's lock with them), or stops it for a while and starts it again.
+// The run must ride it out: exit 0, the target equal to the source, one
+// history row, success, with the run's true counts and its retries noted.
+func TestFaultsWarehouseRestartIntegration(t *testing.T) {
+	skipShort(t)
+	cluster := pgtest.NewCluster(t)
+	for _, tt := range []struct {
+		name string
+		down time.Duration // 0: restart at once
+	}{
+		{name: "restarted in immediate mode"},
+		{name: "stopped, then started", down: pick(2*time.Second, 20*time.Second)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			outage(t)
+			whURL := clusterSchema(t, cluster)
+			f, a := restFeed(t, "pat-na1-restart")
+			a.pageDelay = pick[time.Duration](2, 4) * time.Millisecond
+			ds := newDataset(pick(4000, 20000), time.Millisecond, 11)
+			f.publish(t, ds, nil)
+			run := etl{args: []string{"run", f.file}, env: f.envFor(whURL)}
+			before := openTarget(t, whURL, f.table, f.name)
+
+			wait := run.start(t)
+			waitFor(t, 30*time.Second, "the first rows to land", func() bool {
+				return before.count(t, "SELECT count(*) FROM "+f.table) > 0
+			})
+			landed := before.count(t, "SELECT count(*) FROM "+f.table)
+			if tt.down == 0 {
+				require.NoError(t, cluster.Restart())
+			} else {
+				require.NoError(t, cluster.Stop())
+				time.Sleep(tt.down) // the outage itself: how long the server stays away
+				require.NoError(t, cluster.Start())
+			}
+			res := wait(0)
+			require.Equal(t, 0, res.code, "the run rides out the warehouse going away: %s", res)
+			assert.Contains(t, res.stderr, "warehouse unreachable; retrying", "%s", res)
+
+			tg := openTarget(t, whURL, f.table, f.name)
+			got, dup := tg.rows(t)
+			d := compare(ds, got, dup)
+			assert.True(t, d.clean(), "after the run: %s", d)
+			tally.lost.Add(int64(d.missing + d.stale))
+			tally.duplicated.Add(int64(d.extra + d.dup))
+			assert.Less(t, landed, int64(len(ds.rows)), "the server went away mid-load")
+
+			assert.Equal(t, int64(1), tg.count(t, "SELECT count(*) FROM etl_sync_history"), "one run, one history row")
+			var status string
+			var processed, created, updated, unchanged int64
+			var retries *int64
+			require.NoError(t, tg.db.QueryRow(`SELECT status, processed, created, updated, unchanged, (performance_metrics->>'warehouse_retries')::bigint
+				FROM etl_sync_history`).Scan(&status, &processed, &created, &updated, &unchanged, &retries))
+			n := int64(len(ds.rows))
+			assert.Equal(t, []any{"success", n, n, int64(0), int64(0)}, []any{status, processed, created, updated, unchanged}, "the history tells the run as it was")
+			if assert.NotNil(t, retries, "the retries are noted") {
+				assert.Positive(t, *retries)
+			}
+			t.Logf("%s: exit 0 after %s; %d of %d rows had landed when the server went away; %d retries", tt.name, res.took.Round(time.Millisecond), landed, len(ds.rows), *retries)
+		})
+	}
+}
+
+// clusterSchema returns a URL of cluster c whose search_path selects a new
+// schema of its own.
+func clusterSchema(t testing.TB, c *pgtest.Cluster) string {
+	t.Helper()
+	db := openTarget(t, c.URL(), "", "")
+	schema := "s_" + randomHex(4)
+	_, err := db.db.Exec("CREATE SCHEMA " + schema)
+	require.NoError(t, err)
+	return c.URL() + "&search_path=" + schema
 }
 
 func firstLine(s string) string {

@@ -140,6 +140,7 @@ func TestFaultsSecretsIntegration(t *testing.T) {
 	a.pageDelay = 20 * time.Millisecond
 	cut := rest(viaURL)
 	cut.args = append(cut.args, jsonDebug...)
+	cut.args = append(cut.args, "--warehouse-retry", "1s") // its retries logged, then the failure
 	served := a.requests.Load()
 	stop := cut.start(t)
 	tg := openTarget(t, base, "faults_secrets", "faults_secrets_rest")
