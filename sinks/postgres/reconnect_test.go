@@ -348,4 +348,3 @@ func cutAndWrite(t *testing.T, w *Warehouse, cut *commitCutter, tb engine.Table,
 	assert.Equal(t, want, counts)
 	assert.Len(t, readRejects(t, w, tb.RunID), 1, "the reject is stored once")
 }
-
