@@ -282,13 +282,29 @@ func pendingXact(c *pgx.Conn) (xid string, known *engine.Counts) {
 	return xid, known
 }
 
-// committed asks the server whether transaction xid committed. A
-// transaction still in progress (its backend has not noticed its client is
-// gone) is errInDoubt, which the retry waits out.
-func (w *Warehouse) committed(ctx context.Context, xid string) (bool, error) {
+// committed asks the server whether transaction xid, of run runID,
+// committed. A transaction still in progress (its backend has not noticed
+// its client is gone) is errInDoubt, which the retry waits out. An id "in
+// the future" never reached the WAL before a crash, so it never committed.
+// Such an id is handed out again after the restart, so a committed one
+// must be shown to be the run's: each batch's transaction updates the run's
+// history row (its counts, see queueJournal), so the row's version is the
+// batch's when it committed. Without a run (runID 0) the status alone
+// answers.
+func (w *Warehouse) committed(ctx context.Context, xid string, runID int64) (bool, error) {
 	var status *string
+	ours := true
 	err := w.withConn(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT txid_status($1::bigint)`, xid).Scan(&status)
+		err := c.QueryRow(ctx, `SELECT txid_status($1::bigint)`, xid).Scan(&status)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "22023" && strings.Contains(pe.Message, "in the future") {
+			status = nil
+			return nil
+		}
+		if err != nil || runID == 0 || status == nil || *status != "committed" {
+			return err
+		}
+		return c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM etl_sync_history WHERE id = $1 AND xmin = ($2::bigint % 4294967296)::text::xid)`, runID, xid).Scan(&ours)
 	})
 	switch {
 	case err != nil:
@@ -296,7 +312,7 @@ func (w *Warehouse) committed(ctx context.Context, xid string) (bool, error) {
 	case status != nil && *status == "in progress":
 		return false, errInDoubt
 	}
-	return status != nil && *status == "committed", nil
+	return status != nil && *status == "committed" && ours, nil
 }
 
 // landedCounts returns the counts of b's batch, whose transaction xid
@@ -368,7 +384,7 @@ func (w *Warehouse) writeRetrying(ctx context.Context, t engine.Table, b engine.
 	what := fmt.Sprintf("write %d rows to %s", len(b.Rows), t.QualifiedName())
 	err := w.retrying(ctx, b.Pipeline, b.RunID, what, func(ctx context.Context) error {
 		if xid != "" {
-			ok, err := w.committed(ctx, xid)
+			ok, err := w.committed(ctx, xid, b.RunID)
 			if err != nil {
 				return err
 			}

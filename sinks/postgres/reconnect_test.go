@@ -348,3 +348,39 @@ func cutAndWrite(t *testing.T, w *Warehouse, cut *commitCutter, tb engine.Table,
 	assert.Equal(t, want, counts)
 	assert.Len(t, readRejects(t, w, tb.RunID), 1, "the reject is stored once")
 }
+
+// TestCommittedIsTheBatchsOwnIntegration checks how a retry decides that a
+// lost COMMIT happened: a transaction id the server never logged (handed
+// out again after a crash) did not commit, and a committed id of another
+// transaction (one the restart handed out again) is not the batch's.
+func TestCommittedIsTheBatchsOwnIntegration(t *testing.T) {
+	ctx := context.Background()
+	w := openMigrated(t)
+	w.RetryFor(time.Minute, nil)
+	tb := startRun(t, w, "p", engine.Table{Name: "things", Columns: thingCols, Key: []string{"id"}, Mode: engine.ModeUpsert})
+	var other string
+	require.NoError(t, connect(t, w).QueryRow(ctx, `SELECT txid_current()::text`).Scan(&other))
+
+	ok, err := w.committed(ctx, other, 0)
+	require.NoError(t, err)
+	assert.True(t, ok, "without a run, the status answers")
+	ok, err = w.committed(ctx, other, tb.RunID)
+	require.NoError(t, err)
+	assert.False(t, ok, "another transaction's commit is not the batch's")
+	ok, err = w.committed(ctx, "999999999999", tb.RunID)
+	require.NoError(t, err, "an id in the future is an answer, not an error")
+	assert.False(t, ok)
+
+	c, err := w.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer c.Release()
+	forgetXact(c.Conn())
+	_, err = w.write(ctx, c.Conn(), tb, batchOf("p", tb, 1))
+	require.NoError(t, err)
+	xid, known := pendingXact(c.Conn())
+	require.NotEmpty(t, xid)
+	assert.Equal(t, &engine.Counts{Created: 1}, known, "counts known before the COMMIT are noted")
+	ok, err = w.committed(ctx, xid, tb.RunID)
+	require.NoError(t, err)
+	assert.True(t, ok, "the batch's own commit")
+}
