@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestBatcherKeepsOrder(t *testing.T) {
 	b := newBatcher(context.Background(), out, 7, time.Millisecond)
 	const n = 20000
 	got := make(chan []int)
+	marked := make(chan struct{}, 1) // a batch holding a multiple of 500 came out
 	partial := 0
 	go func() {
 		var all []int
@@ -69,14 +71,24 @@ func TestBatcherKeepsOrder(t *testing.T) {
 			if len(batch.records) < 7 {
 				partial++
 			}
-			all = append(all, lines(batch)...)
+			l := lines(batch)
+			all = append(all, l...)
+			if slices.ContainsFunc(l, func(n int) bool { return n%500 == 0 }) {
+				marked <- struct{}{}
+			}
 		}
 		got <- all
 	}()
 	for i := 1; i <= n; i++ {
 		require.NoError(t, b.add(rec(i)))
 		if i%500 == 0 {
-			time.Sleep(2 * time.Millisecond) // let the timer flush some partial batches
+			// Wait for record i to come out: unless it filled its batch,
+			// only the timer can flush it, as a partial batch.
+			select {
+			case <-marked:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("record %d was never flushed", i)
+			}
 		}
 	}
 	require.NoError(t, b.flush())

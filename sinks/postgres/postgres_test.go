@@ -304,7 +304,11 @@ func TestConnectionErrorIsReturnedIntegration(t *testing.T) {
 	var killed int
 	require.NoError(t, c.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed))
 	require.Positive(t, killed)
-	time.Sleep(100 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		var left int
+		require.NoError(t, c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&left))
+		return left == 0
+	}, 10*time.Second, 5*time.Millisecond, "the terminated backend to exit")
 
 	rows := [][]any{{int64(2)}, {int64(3)}}
 	_, err = w.Write(ctx, tb, origins(tb, rows...))
