@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,4 +85,44 @@ func TestOpenWaitsForTheCreationLock(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled, "Migrate waits its turn too")
 	unlock()
 	require.NoError(t, w.Migrate(context.Background()))
+}
+
+// TestOpenDuringAnotherCreationWaits: while another process creates the
+// file (here: holds the creation lock inside its first write transaction,
+// before the file is in WAL mode), a second Open must wait for it, not fail.
+// SQLite itself answers SQLITE_BUSY at once there, whatever busy_timeout
+// says, so without the creation lock this Open failed every time.
+func TestOpenDuringAnotherCreationWaits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "etl.db")
+	unlock, err := lockInit(ctx, path)
+	require.NoError(t, err)
+	first, err := sql.Open("sqlite", dsn(path, "busy_timeout(10000)"))
+	require.NoError(t, err)
+	defer first.Close()
+	tx, err := first.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, `CREATE TABLE being_created (a INTEGER)`)
+	require.NoError(t, err)
+
+	waiting := make(chan struct{})
+	waitingForInit = func() { close(waiting) }
+	defer func() { waitingForInit = nil }()
+	opened := make(chan error, 1)
+	go func() {
+		w, err := open(ctx, "sqlite://"+filepath.ToSlash(path))
+		if err == nil {
+			err = w.Migrate(ctx)
+			w.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		require.NoError(t, err, "Open did not wait for the creation under way")
+	case <-waiting:
+	}
+	require.NoError(t, tx.Commit())
+	unlock()
+	require.NoError(t, <-opened, "Open waited, then opened")
 }

@@ -99,6 +99,9 @@ const initLockName = ".init.lock"
 // busyTimeoutMS for a running load's write lock).
 const initLockMaxWait = 2 * time.Minute
 
+// waitingForInit, when set (by tests), is called as lockInit starts to wait.
+var waitingForInit func()
+
 // lockInit serializes the creation of the database file and its migration
 // between processes (and Warehouses), waiting its turn: SQLite answers
 // SQLITE_BUSY at once, without waiting out busy_timeout, to a connection
@@ -128,6 +131,9 @@ func lockInit(ctx context.Context, file string) (func(), error) {
 		if !time.Now().Before(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("creation lock: another process has been creating or migrating the database for %s (%s)", initLockMaxWait, f.Name())
+		}
+		if waitingForInit != nil && wait == time.Millisecond {
+			waitingForInit()
 		}
 		t := time.NewTimer(wait)
 		select {
