@@ -131,3 +131,13 @@ func TestMaskRecordHidesFieldsStoredBeforeTheMask(t *testing.T) {
 	unmasked, _ := loadInline(t, db, "[]", "", "")
 	assert.Equal(t, "1,ann@example.com", unmasked.MaskRecord("1,ann@example.com"))
 }
+
+type transportError struct{}
+
+func (transportError) Error() string                         { return "the response ended mid-record" }
+func (transportError) RejectCategory() engine.RejectCategory { return engine.CategorySource }
+
+func TestErrorCategory(t *testing.T) {
+	assert.Equal(t, engine.CategorySource, engine.ErrorCategory(fmt.Errorf("record 3: %w", transportError{})), "an error that names its category")
+	assert.Equal(t, engine.CategoryParse, engine.ErrorCategory(fmt.Errorf("ragged row")), "a source's record error is a parse error by default")
+}

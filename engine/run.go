@@ -120,19 +120,12 @@ type Result struct {
 // countCategories adds the categories of the records b refused, the
 // database's among them (c), to r.Categories.
 func (r *Result) countCategories(b Batch, c Counts) {
-	add := func(cat RejectCategory, n int64) {
-		if n == 0 {
-			return
-		}
+	for cat, n := range b.Categories(c.Failed + c.KnownFailed) {
 		if r.Categories == nil {
 			r.Categories = map[RejectCategory]int64{}
 		}
 		r.Categories[cat] += n
 	}
-	for _, rej := range b.Rejects {
-		add(rej.Category, 1)
-	}
-	add(CategoryDatabase, int64(c.Failed+c.KnownFailed))
 }
 
 // Duration is how long the run took.

@@ -113,6 +113,10 @@ func TestRunOutcomes(t *testing.T) {
 		assert.Equal(t, "1,2", query(t, db, "SELECT n FROM t ORDER BY n"))
 		assert.Equal(t, "2", query(t, db, "SELECT cursor_value FROM etl_state"))
 		assert.Equal(t, "failed", query(t, db, "SELECT status FROM etl_sync_history"))
+		// The history keeps the error and what landed before it.
+		assert.Equal(t, engine.Tally{Processed: 2, Created: 2}, res.Tally)
+		assert.Equal(t, "2|2|1", query(t, db, "SELECT processed || '|' || created || '|' || (heartbeat_at IS NOT NULL) FROM etl_sync_history"))
+		assert.Contains(t, query(t, db, "SELECT error_message FROM etl_sync_history"), "validate named: name is empty")
 	})
 	t.Run("reject goes on and ends partial", func(t *testing.T) {
 		res, db, err := runInline(t, fiveRecords, `validate "named" {

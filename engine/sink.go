@@ -188,10 +188,10 @@ type Batch struct {
 	// transaction as the rows.
 	State *Cursor
 	// Tally is the engine's part of the batch's counts (processed, rejected,
-	// skipped, warned, recovered). When RunID is set, the sink adds the
-	// batch's whole tally (Landed) to the run's row in the sync history and
-	// sets its heartbeat, in the same transaction: an interrupted run shows
-	// what it landed, and when it last did.
+	// skipped, warned). When RunID is set, the sink adds the batch's whole
+	// tally (Landed) and its Categories to the run's row in the sync
+	// history and sets its heartbeat, in the same transaction: an
+	// interrupted run shows what it landed, and when it last did.
 	Tally Tally
 	// Resolve, in a replay, is parallel to Rows: Resolve[i] is the id of
 	// the stored reject that Rows[i] came from (0: none). The sink marks
@@ -209,6 +209,22 @@ type Batch struct {
 // Empty reports whether b has nothing for a sink to do.
 func (b Batch) Empty() bool {
 	return len(b.Rows) == 0 && len(b.Rejects) == 0 && b.State == nil && b.Tally == (Tally{}) && len(b.Inbox) == 0
+}
+
+// Categories counts by category the records b refuses: its rejects and
+// refused of its rows that the database refused.
+func (b Batch) Categories(refused int) map[RejectCategory]int64 {
+	if len(b.Rejects) == 0 && refused == 0 {
+		return nil
+	}
+	m := map[RejectCategory]int64{}
+	for _, r := range b.Rejects {
+		m[r.Category]++
+	}
+	if refused > 0 {
+		m[CategoryDatabase] += int64(refused)
+	}
+	return m
 }
 
 // Landed is the batch's tally once the sink landed it with counts c: the

@@ -679,6 +679,7 @@ func (s suite) batchCounts(t *testing.T) {
 	require.Len(t, runs, 1)
 	assert.Equal(t, engine.StatusRunning, runs[0].Status)
 	assert.Equal(t, engine.Tally{Processed: 8, Created: 3, Updated: 1, Unchanged: 1, Rejected: 1, Failed: 1, Skipped: 5, Warned: 2}, runs[0].Tally)
+	assert.Equal(t, map[engine.RejectCategory]int64{engine.CategoryValidation: 1, engine.CategoryDatabase: 1}, runs[0].Categories)
 	beat := runs[0].Heartbeat
 	assert.False(t, beat.IsZero(), "a committed batch sets the heartbeat")
 	assert.False(t, beat.Before(runs[0].Started.Truncate(time.Second)))

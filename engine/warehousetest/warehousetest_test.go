@@ -260,6 +260,12 @@ func (m *memWarehouse) Write(_ context.Context, t engine.Table, b engine.Batch) 
 	}
 	if r := b.RunID; r >= 1 && int(r) <= len(m.runs) && m.runs[r-1].Status == engine.StatusRunning {
 		m.runs[r-1].Tally = m.runs[r-1].Tally.Add(b.Landed(counts))
+		for c, n := range b.Categories(len(refused)) {
+			if m.runs[r-1].Categories == nil {
+				m.runs[r-1].Categories = map[engine.RejectCategory]int64{}
+			}
+			m.runs[r-1].Categories[c] += n
+		}
 		m.runs[r-1].Heartbeat = time.Now()
 	}
 	if b.State != nil {

@@ -360,8 +360,8 @@ const upsertCountsSetting = "etl.upsert_counts"
 // $18…$20 plus what upsertSQL left in upsertCountsSetting ($21 rows sent to
 // it); rejected $16 and failed $17 lose the rejects found already stored,
 // which already_rejected gains with $13 and $14 (repeats within the batch).
-// It returns the rejects and refused rows found already stored and the
-// rejects resolved.
+// reject_categories gains the batch's ($25). It returns the rejects and
+// refused rows found already stored and the rejects resolved.
 const journalSQL = `WITH u AS (
 	SELECT * FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
 		AS u(file, line, page, source_key, check_name, reason, record, category, fields, fingerprint)
@@ -388,6 +388,11 @@ const journalSQL = `WITH u AS (
 		unchanged = unchanged + $20::bigint + up.d - up.c - up.u,
 		rejected = rejected + $16::bigint - k.kr, failed = failed + $17::bigint - k.kf, already_rejected = already_rejected + k.kr + k.kf,
 		skipped = skipped + $23::bigint, warned = warned + $24::bigint, recovered = recovered + (SELECT count(*) FROM res),
+		reject_categories = CASE WHEN $25::jsonb = '{}' THEN reject_categories ELSE (
+			SELECT jsonb_object_agg(key, n) FROM (
+				SELECT key, sum(value::bigint) AS n
+				FROM (SELECT * FROM jsonb_each_text(reject_categories) UNION ALL SELECT * FROM jsonb_each_text($25::jsonb)) e
+				GROUP BY key) g) END,
 		heartbeat_at = now()
 	FROM k, up
 	WHERE id = $1 AND status = 'running'
@@ -437,7 +442,7 @@ func queueJournal(end *tail, b engine.Batch, failed []engine.Reject, landed engi
 	args := []any{b.RunID, cleanText(b.Pipeline), files, lines, pages, keys, checks, reasons, records, cats, fields, prints,
 		repeatRejected, repeatFailed, resolve,
 		t.Rejected, len(failed), landed.Created, landed.Updated, landed.Unchanged, upsertRows,
-		t.Processed, t.Skipped, t.Warned}
+		t.Processed, t.Skipped, t.Warned, engine.EncodeCategories(b.Categories(len(failed)))}
 	end.add(journalSQL, args, func(br pgx.BatchResults) error {
 		return br.QueryRow().Scan(&counts.KnownRejected, &counts.KnownFailed, &counts.Resolved)
 	}, failure("store rejects"))

@@ -326,7 +326,7 @@ func (s sourceState) Put(ctx context.Context, key, value string) error {
 // (reason, check, category, last run) instead and counts in
 // counts.KnownRejected or KnownFailed (then not in Failed) — marks the
 // rejects of the replayed rows that landed (resolve) resolved, and adds the
-// batch's tally to its run's history row with a heartbeat.
+// batch's tally and categories to its run's history row with a heartbeat.
 func journal(ctx context.Context, tx *sql.Tx, b engine.Batch, refused []engine.Reject, resolve []int64, counts *engine.Counts) error {
 	now := formatTime(time.Now())
 	if len(b.Rejects)+len(refused) > 0 {
@@ -388,10 +388,15 @@ VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`)
 		t := b.Landed(*counts)
 		_, err := tx.ExecContext(ctx, `UPDATE etl_sync_history SET processed = processed + ?, created = created + ?,
 updated = updated + ?, unchanged = unchanged + ?, rejected = rejected + ?, failed = failed + ?, skipped = skipped + ?,
-warned = warned + ?, already_rejected = already_rejected + ?, recovered = recovered + ?, heartbeat_at = ?
-WHERE id = ? AND status = 'running'`,
+warned = warned + ?, already_rejected = already_rejected + ?, recovered = recovered + ?, heartbeat_at = ?,
+reject_categories = CASE WHEN ?12 = '{}' THEN reject_categories ELSE (
+  SELECT json_group_object(key, n) FROM (
+    SELECT key, sum(value) AS n
+    FROM (SELECT key, value FROM json_each(etl_sync_history.reject_categories) UNION ALL SELECT key, value FROM json_each(?12))
+    GROUP BY key ORDER BY key)) END
+WHERE id = ?13 AND status = 'running'`,
 			t.Processed, t.Created, t.Updated, t.Unchanged, t.Rejected, t.Failed, t.Skipped, t.Warned, t.AlreadyRejected, t.Recovered,
-			now, b.RunID)
+			now, engine.EncodeCategories(b.Categories(len(refused))), b.RunID)
 		if err != nil {
 			return fmt.Errorf("add the batch to run %d's counts: %w", b.RunID, err)
 		}
