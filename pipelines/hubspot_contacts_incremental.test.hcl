@@ -5,6 +5,10 @@
 # section 1). The search always returns hs_object_id, createdate and
 # lastmodifieddate besides the properties asked for.
 
+# The trigger's deliveries (see hubspot_contact_events.test.hcl) are signed
+# with this client secret.
+env = { HUBSPOT_CLIENT_SECRET = "test-client-secret" }
+
 test "a changed contact maps every field" {
   record = {
     id        = "719869649082"
@@ -275,5 +279,25 @@ test "a create date that is not a date is rejected" {
   }
   reject {
     check = "map created_at"
+  }
+}
+
+test "a signed HubSpot delivery triggers a run" {
+  delivery {
+    url  = "https://etl.example.com/webhooks/hubspot"
+    body = "[{\"eventId\":9,\"objectId\":7}]"
+    headers = {
+      "X-HubSpot-Request-Timestamp" = now_unix_ms()
+      "X-HubSpot-Signature-v3"      = hmac_sha256_base64("test-client-secret", "POSThttps://etl.example.com/webhooks/hubspot[{\"eventId\":9,\"objectId\":7}]${now_unix_ms()}")
+    }
+    status = 202
+  }
+}
+
+test "an unsigned delivery triggers nothing" {
+  delivery {
+    url    = "https://etl.example.com/webhooks/hubspot"
+    body   = "[{\"eventId\":9}]"
+    status = 401
   }
 }

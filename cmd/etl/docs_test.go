@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -84,7 +85,7 @@ func TestReadmeExamplesParseAndLoad(t *testing.T) {
 		}
 		if len(body.Blocks) > 0 && body.Blocks[0].Type == "test" {
 			var tf testFile
-			diags := gohcl.DecodeBody(f.Body, nil, &tf)
+			diags := gohcl.DecodeBody(f.Body, testEvalContext(time.Now()), &tf)
 			assert.False(t, diags.HasErrors(), "%s is not a valid test file: %v", name, diags)
 		}
 	}

@@ -2,17 +2,26 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/etl-dev/etl/engine"
@@ -23,17 +32,36 @@ import (
 // reject it must cause. They run through the pipeline's real map and
 // checks, with no source and no warehouse.
 type testFile struct {
-	Pipeline *string     `hcl:"pipeline,optional"`
-	Tests    []testBlock `hcl:"test,block"`
+	Pipeline *string `hcl:"pipeline,optional"`
+	// Env pins environment variables for the pipeline's env() calls (a
+	// webhook secret the delivery tests sign with); the rest come from the
+	// process environment.
+	Env   map[string]string `hcl:"env,optional"`
+	Tests []testBlock       `hcl:"test,block"`
 }
 
 type testBlock struct {
 	Name     string         `hcl:"name,label"`
-	Record   hcl.Expression `hcl:"record"`
+	Record   hcl.Expression `hcl:"record,optional"`
+	Delivery *deliveryBlock `hcl:"delivery,block"`
 	Want     hcl.Expression `hcl:"want,optional"`
 	Reject   *rejectBlock   `hcl:"reject,block"`
 	Warnings []string       `hcl:"warnings,optional"`
 	DefRange hcl.Range      `hcl:",def_range"`
+}
+
+// deliveryBlock is a webhook delivery for a pipeline whose source (or
+// trigger) receives them: the test passes when verify and the body parser
+// answer status, and an accepted delivery gives records records. In the
+// test file, now_unix_ms() is one fixed instant per file and
+// hmac_sha256_base64(key, message) signs, so a test signs as the sender.
+type deliveryBlock struct {
+	Method  *string           `hcl:"method,optional"`
+	URL     string            `hcl:"url"`
+	Headers map[string]string `hcl:"headers,optional"`
+	Body    string            `hcl:"body"`
+	Status  int               `hcl:"status"`
+	Records *int              `hcl:"records,optional"`
 }
 
 type rejectBlock struct {
@@ -123,7 +151,7 @@ func runTestFile(reg *engine.Registry, path string, stdout, stderr io.Writer, ve
 	f, diags := parser.ParseHCL(mustRead(path), path)
 	var tf testFile
 	if !diags.HasErrors() {
-		diags = append(diags, gohcl.DecodeBody(f.Body, nil, &tf)...)
+		diags = append(diags, gohcl.DecodeBody(f.Body, testEvalContext(time.Now()), &tf)...)
 	}
 	if diags.HasErrors() {
 		writeDiagnostics(stderr, diags, parser.Files())
@@ -134,6 +162,14 @@ func runTestFile(reg *engine.Registry, path string, stdout, stderr io.Writer, ve
 		pipelinePath = filepath.Join(filepath.Dir(path), *tf.Pipeline)
 	}
 	loader := engine.NewLoader(reg)
+	if len(tf.Env) > 0 {
+		loader.LookupEnv = func(k string) (string, bool) {
+			if v, ok := tf.Env[k]; ok {
+				return v, true
+			}
+			return os.LookupEnv(k)
+		}
+	}
 	p, pdiags := loader.Load(pipelinePath)
 	if pdiags.HasErrors() {
 		writeDiagnostics(stderr, pdiags, loader.Files())
@@ -173,6 +209,12 @@ func mustRead(path string) []byte {
 
 // runTest returns what is wrong with one test's outcome; none when it passed.
 func runTest(p *engine.Pipeline, tc testBlock, types map[string]engine.ColumnType) []string {
+	if tc.Delivery != nil {
+		return runDelivery(p, tc.Delivery)
+	}
+	if tc.Record == nil || isNullExpr(tc.Record) {
+		return []string{"a test needs a record (or a delivery)"}
+	}
 	rec, err := exprToGo(tc.Record)
 	if err != nil {
 		return []string{"record: " + err.Error()}
@@ -237,6 +279,76 @@ func runTest(p *engine.Pipeline, tc testBlock, types map[string]engine.ColumnTyp
 		}
 	}
 	return problems
+}
+
+// runDelivery hands d to the pipeline's webhook source, or else to its
+// first trigger, and compares the answer with the test's.
+func runDelivery(p *engine.Pipeline, d *deliveryBlock) []string {
+	rcv, ok := p.Source.(engine.Receiver)
+	if !ok && len(p.Triggers) > 0 {
+		rcv = p.Triggers[0]
+	}
+	if rcv == nil {
+		return []string{"delivery: the pipeline has no webhook source or trigger"}
+	}
+	method := "POST"
+	if d.Method != nil {
+		method = *d.Method
+	}
+	h := http.Header{}
+	for k, v := range d.Headers {
+		h.Set(k, v)
+	}
+	if int64(len(d.Body)) > rcv.MaxBody() {
+		if d.Status != http.StatusRequestEntityTooLarge {
+			return []string{fmt.Sprintf("delivery: want status %d, got 413 (body over max_body)", d.Status)}
+		}
+		return nil
+	}
+	recs, err := rcv.Receive(engine.Delivery{Method: method, URL: d.URL, Header: h, Body: []byte(d.Body)})
+	status, why := http.StatusOK, ""
+	if _, trigger := rcv.(engine.Trigger); trigger {
+		status = http.StatusAccepted // as etl serve answers a trigger
+	}
+	if err != nil {
+		status, why = http.StatusBadRequest, err.Error()
+		var ref *engine.Refusal
+		if errors.As(err, &ref) {
+			status, why = ref.Status, ref.Reason
+		}
+	}
+	var problems []string
+	if status != d.Status {
+		msg := fmt.Sprintf("delivery: want status %d, got %d", d.Status, status)
+		if why != "" {
+			msg += " (" + why + ")"
+		}
+		problems = append(problems, msg)
+	}
+	if d.Records != nil && err == nil && len(recs) != *d.Records {
+		problems = append(problems, fmt.Sprintf("delivery: want %d records, got %d", *d.Records, len(recs)))
+	}
+	return problems
+}
+
+// testEvalContext is what a test file's attributes may call:
+// now_unix_ms(), one instant for the whole file, and
+// hmac_sha256_base64(key, message), so a delivery is signed as its sender
+// signs it.
+func testEvalContext(now time.Time) *hcl.EvalContext {
+	ms := cty.StringVal(strconv.FormatInt(now.UnixMilli(), 10))
+	return &hcl.EvalContext{Functions: map[string]function.Function{
+		"now_unix_ms": function.New(&function.Spec{Type: function.StaticReturnType(cty.String),
+			Impl: func([]cty.Value, cty.Type) (cty.Value, error) { return ms, nil }}),
+		"hmac_sha256_base64": function.New(&function.Spec{
+			Params: []function.Parameter{{Name: "key", Type: cty.String}, {Name: "message", Type: cty.String}},
+			Type:   function.StaticReturnType(cty.String),
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				m := hmac.New(sha256.New, []byte(args[0].AsString()))
+				m.Write([]byte(args[1].AsString()))
+				return cty.StringVal(base64.StdEncoding.EncodeToString(m.Sum(nil))), nil
+			}}),
+	}}
 }
 
 func isNullExpr(e hcl.Expression) bool {

@@ -30,3 +30,20 @@ func TestEtlTestPassesTheShippedPipelines(t *testing.T) {
 	assert.Contains(t, out, " 0 failed")
 	assert.NotContains(t, out, "\n0 passed")
 }
+
+// TestEtlTestChecksDeliveries: a delivery test passes when verify and the
+// body parser answer its status and record count, with the file's pinned
+// env, and each mismatch is reported with its line.
+func TestEtlTestChecksDeliveries(t *testing.T) {
+	code, out, errOut := runCLI(t, "test", "testdata/etltest/hooks.hcl")
+	assert.Equal(t, exitFailed, code, errOut)
+	want := `FAIL testdata/etltest/hooks.test.hcl:13: wrong status
+    delivery: want status 401, got 200
+FAIL testdata/etltest/hooks.test.hcl:22: wrong count
+    delivery: want 3 records, got 1
+FAIL testdata/etltest/hooks.test.hcl:32: refused with its reason
+    delivery: want status 200, got 401 (verify refused the delivery (bad signature, stale timestamp or wrong credentials))
+2 passed, 3 failed
+`
+	assert.Equal(t, want, out)
+}
