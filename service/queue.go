@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -82,6 +83,7 @@ type riverClient interface {
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
 	PeriodicJobs() *river.PeriodicJobBundle
+	ID() string
 }
 
 // QueueOptions configure the River client of a queue.
@@ -222,7 +224,13 @@ func (q *riverQueue[TTx]) depth(ctx context.Context) (int64, time.Duration, erro
 }
 
 func riverConfig(o QueueOptions) *river.Config {
-	cfg := river.Config{Logger: o.Logger}
+	// The client ID names the process (host, pid) in River's attempted_by,
+	// so an operator can tell which process ran or holds a job.
+	host, _ := os.Hostname()
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	cfg := river.Config{Logger: o.Logger, ID: fmt.Sprintf("%s_pid%d_%d", host, os.Getpid(), time.Now().UnixNano())}
 	cfg.RescueStuckJobsAfter = o.RescueAfter
 	cfg.JobTimeout = -1 // each pipeline's own, from RunWorker.Timeout
 	if o.Workers > 0 {

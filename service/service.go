@@ -237,7 +237,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.OnListen != nil {
 		s.cfg.OnListen(ln.Addr().String())
 	}
-	s.log.Info("serving", "listen", ln.Addr().String(), "pipelines", len(s.names), "workers", s.cfg.Workers, "warehouse", s.wh.Describe())
+	s.log.Info("serving", "listen", ln.Addr().String(), "pipelines", len(s.names), "workers", s.cfg.Workers,
+		"warehouse", s.wh.Describe(), "client_id", s.q.client().ID())
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
