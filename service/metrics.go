@@ -21,6 +21,7 @@ type metrics struct {
 	source      *prometheus.CounterVec
 	snoozed     *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
+	superseded  *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -46,8 +47,11 @@ func newMetrics(s *Server) *metrics {
 			Name: "etl_jobs_snoozed_total", Help: "Jobs that found their pipeline running (its lock held) and were snoozed, by pipeline.",
 		}, []string{"pipeline"}),
 		webhooks: newWebhookMetrics(),
+		superseded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "etl_ticks_superseded_total", Help: "Ticks dropped because their pipeline was still running and a later tick already waited, by pipeline.",
+		}, []string{"pipeline"}),
 	}
-	m.reg.MustRegister(m.runs, m.records, m.duration, m.lastSuccess, m.source, m.snoozed, m.webhooks,
+	m.reg.MustRegister(m.runs, m.records, m.duration, m.lastSuccess, m.source, m.snoozed, m.webhooks, m.superseded,
 		&queueCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, name := range s.names {

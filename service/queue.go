@@ -70,6 +70,9 @@ type queue interface {
 	// pruneInbox deletes the pipeline's processed deliveries received
 	// before before; it returns how many.
 	pruneInbox(ctx context.Context, pipeline string, before time.Time) (int64, error)
+	// supersede marks pipeline's tick at fire superseded when a later tick
+	// of the pipeline is recorded, and reports whether it did.
+	supersede(ctx context.Context, pipeline string, fire time.Time) (bool, error)
 	// depth is how many jobs wait to run, and how long the oldest has waited.
 	depth(ctx context.Context) (n int64, oldest time.Duration, err error)
 	db() *sql.DB
@@ -212,6 +215,17 @@ func (q *riverQueue[TTx]) trigger(ctx context.Context, pipeline string, maxAttem
 		return 0, false, fmt.Errorf("trigger %s: %w", pipeline, err)
 	}
 	return res.Job.ID, res.UniqueSkippedAsDuplicate, nil
+}
+
+func (q *riverQueue[TTx]) supersede(ctx context.Context, pipeline string, fire time.Time) (bool, error) {
+	r, err := q.sqlDB.ExecContext(ctx, `UPDATE etl_ticks SET outcome = 'superseded'
+		WHERE pipeline = $1 AND fire_time = $2
+		AND EXISTS (SELECT 1 FROM etl_ticks later WHERE later.pipeline = $1 AND later.fire_time > $2)`, pipeline, q.timeArg(fire))
+	if err != nil {
+		return false, fmt.Errorf("supersede tick %s of %s: %w", fire.Format(time.RFC3339), pipeline, err)
+	}
+	n, err := r.RowsAffected()
+	return n > 0, err
 }
 
 func (q *riverQueue[TTx]) depth(ctx context.Context) (int64, time.Duration, error) {

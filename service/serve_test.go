@@ -248,21 +248,24 @@ func readRuns(t *testing.T, db *sql.DB) []histRun {
 }
 
 type tick struct {
-	Pipeline string
-	Fire     time.Time
-	JobID    int64
+	Pipeline   string
+	Fire       time.Time
+	JobID      int64
+	Superseded bool
 }
 
 func readTicks(t *testing.T, db *sql.DB) []tick {
 	t.Helper()
-	rows, err := db.Query(`SELECT pipeline, fire_time, job_id FROM etl_ticks ORDER BY pipeline, fire_time`)
+	rows, err := db.Query(`SELECT pipeline, fire_time, job_id, outcome FROM etl_ticks ORDER BY pipeline, fire_time`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out []tick
 	for rows.Next() {
 		var k tick
 		var fire any
-		require.NoError(t, rows.Scan(&k.Pipeline, &fire, &k.JobID))
+		var outcome string
+		require.NoError(t, rows.Scan(&k.Pipeline, &fire, &k.JobID, &outcome))
+		k.Superseded = outcome == "superseded"
 		k.Fire = asTime(fire)
 		out = append(out, k)
 	}
@@ -292,7 +295,7 @@ func notRun(t *testing.T, db *sql.DB, cutoff time.Time) []string {
 	}
 	var missing []string
 	for _, k := range readTicks(t, db) {
-		if !k.Fire.After(cutoff) && !done[k.Pipeline+"@"+k.Fire.UTC().Format(time.RFC3339)] {
+		if !k.Fire.After(cutoff) && !k.Superseded && !done[k.Pipeline+"@"+k.Fire.UTC().Format(time.RFC3339)] {
 			missing = append(missing, fmt.Sprintf("%s@%s (job %d)", k.Pipeline, k.Fire.UTC().Format(time.RFC3339), k.JobID))
 		}
 	}
@@ -300,12 +303,13 @@ func notRun(t *testing.T, db *sql.DB, cutoff time.Time) []string {
 }
 
 // checkHistory asserts, from the sync history and etl_ticks alone: every
-// tick fired by cutoff ran exactly once (one success; any other run of it
+// tick fired by cutoff ran exactly once, or was superseded (its pipeline
+// still ran and a later tick waited) and did not run (one success; any other run of it
 // was cut short: interrupted by a kill or stopped by a shutdown), no tick
 // ran twice, every scheduled run belongs to a recorded tick, no two runs of
 // a pipeline overlapped, each pipeline ticked at least minTicks times, and
 // every target table equals its CSV.
-func checkHistory(t *testing.T, db *sql.DB, rows map[string]int, cutoff time.Time, minTicks int) (cutShort int) {
+func checkHistory(t *testing.T, db *sql.DB, rows map[string]int, cutoff time.Time, minTicks int) (cutShort, superseded int) {
 	t.Helper()
 	runs := readRuns(t, db)
 	ticks := readTicks(t, db)
@@ -334,9 +338,13 @@ func checkHistory(t *testing.T, db *sql.DB, rows map[string]int, cutoff time.Tim
 		kk := key{k.Pipeline, k.Fire.UTC().Format(time.RFC3339)}
 		known[kk] = true
 		assert.NotZero(t, k.JobID, "tick %v has its job", kk)
-		if !k.Fire.After(cutoff) {
+		switch {
+		case k.Superseded:
+			superseded++
+			assert.Zero(t, success[kk], "superseded tick %s of %s did not run", kk.tick, kk.pipeline)
+		case !k.Fire.After(cutoff):
 			assert.Equal(t, 1, success[kk], "tick %s of %s ran exactly once", kk.tick, kk.pipeline)
-		} else {
+		default:
 			assert.LessOrEqual(t, success[kk], 1, "tick %s of %s ran at most once", kk.tick, kk.pipeline)
 		}
 	}
@@ -380,7 +388,7 @@ func checkHistory(t *testing.T, db *sql.DB, rows map[string]int, cutoff time.Tim
 		assert.Equal(t, int64(n)*int64(n+1)/2, sum, "ids of t_%s", name)
 		assert.Zero(t, bad, "names of t_%s", name)
 	}
-	return cutShort
+	return cutShort, superseded
 }
 
 // TestServeThreeProcessesIntegration runs three `etl serve` processes on
@@ -457,18 +465,27 @@ func TestServeThreeProcessesIntegration(t *testing.T) {
 			t.Logf("pid %d stopped %s after SIGTERM", p.cmd.Process.Pid, took.Round(time.Millisecond))
 		}
 	}
-	cut := checkHistory(t, db, rows, cutoff, 4)
+	cut, superseded := checkHistory(t, db, rows, cutoff, 4)
+	t.Logf("%d runs cut short, %d ticks superseded", cut, superseded)
 	assert.GreaterOrEqual(t, cut, 1, "the killed run is in the history as interrupted")
 
-	// The rescued job reran the killed tick: one interrupted run and one
-	// success carry its job id.
+	// The rescued job reran the killed tick (one interrupted run and one
+	// success carry its job id), unless a later tick superseded it.
 	var jobRuns []string
+	var killedTick string
 	for _, r := range readRuns(t, db) {
 		if r.Job == fmt.Sprint(killedJob) {
 			jobRuns = append(jobRuns, r.Status)
+			killedTick = r.Tick
 		}
 	}
-	assert.ElementsMatch(t, []string{"failed", "success"}, jobRuns, "runs of the killed job %d", killedJob)
+	wantRuns := []string{"failed", "success"}
+	for _, k := range readTicks(t, db) {
+		if k.Pipeline == "slow" && k.Fire.UTC().Format(time.RFC3339) == killedTick && k.Superseded {
+			wantRuns = []string{"failed"}
+		}
+	}
+	assert.ElementsMatch(t, wantRuns, jobRuns, "runs of the killed job %d", killedJob)
 }
 
 // TestServeSQLiteGracefulStop runs one `etl serve` on the embedded SQLite
@@ -513,7 +530,18 @@ func TestServeSQLiteGracefulStop(t *testing.T) {
 	assert.Equal(t, 1, stopped, "the run of slow was stopped gracefully")
 
 	p = startServe(t, dir, url, "--workers", "4")
-	waitFor(t, 30*time.Second, "a few more ticks", func() bool { return time.Since(start) > 8*time.Second })
+	waitFor(t, 60*time.Second, "five ticks of every pipeline", func() bool {
+		n := map[string]int{}
+		for _, k := range readTicks(t, db) {
+			n[k.Pipeline]++
+		}
+		for name := range rows {
+			if n[name] < 5 {
+				return false
+			}
+		}
+		return true
+	})
 	cutoff := time.Now()
 	waitFor(t, 30*time.Second, "every tick so far to have run", func() bool { return ranBefore(t, db, cutoff) })
 	p.stop(t, 25*time.Second)

@@ -29,7 +29,8 @@ func (w *runWorker) Timeout(job *river.Job[RunArgs]) time.Duration {
 
 // Work runs the pipeline. A run that finds the pipeline's lock held (another
 // run, maybe of a job the rescuer made available again while it still runs)
-// is snoozed, not failed. A failed run returns its error, so River retries
+// is snoozed, not failed — or, for a tick with a later tick already waiting,
+// dropped as superseded. A failed run returns its error, so River retries
 // it with backoff up to the pipeline's max_attempts; a partial run completes
 // the job (its rejects are data problems a retry would not mend). A job
 // whose run already finished (its process died before River heard of it)
@@ -71,6 +72,21 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		},
 	})
 	switch {
+	case res.Locked && !job.Args.Tick.IsZero():
+		// Overlap policy: one run of a pipeline at a time and at most one
+		// tick waiting for it. A tick that finds the pipeline running while
+		// a later tick is already recorded is dropped (superseded), so a
+		// pipeline slower than its schedule never builds a backlog.
+		superseded, serr := s.q.supersede(ctx, p.Name, job.Args.Tick)
+		if serr != nil {
+			log.Warn("could not check for a later tick", "error", serr)
+		}
+		if superseded {
+			s.metrics.superseded.WithLabelValues(p.Name).Inc()
+			log.Info("tick superseded: the pipeline is still running and a later tick waits", "tick", job.Args.Tick)
+			return nil
+		}
+		fallthrough
 	case res.Locked:
 		s.metrics.snoozed.WithLabelValues(p.Name).Inc()
 		log.Info("pipeline is running elsewhere; job snoozed", "for", s.cfg.Snooze.String())

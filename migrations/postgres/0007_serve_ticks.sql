@@ -8,5 +8,9 @@ CREATE TABLE IF NOT EXISTS etl_ticks (
     fire_time   timestamptz NOT NULL,
     job_id      bigint      NOT NULL,
     enqueued_at timestamptz NOT NULL DEFAULT now(),
+    -- '' while the tick's run is the job's to do; 'superseded' when the tick
+    -- found its pipeline still running and a later tick already waiting, so
+    -- it was dropped (the overlap policy: one run at a time, one waiting).
+    outcome     text        NOT NULL DEFAULT '',
     PRIMARY KEY (pipeline, fire_time)
 );

@@ -7,5 +7,6 @@ CREATE TABLE IF NOT EXISTS etl_ticks (
     fire_time   TEXT    NOT NULL,
     job_id      INTEGER NOT NULL,
     enqueued_at TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL DEFAULT '', -- 'superseded': see the postgres file
     PRIMARY KEY (pipeline, fire_time)
 );
