@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,11 @@ func skipShort(t *testing.T) {
 func crashCampaign(t *testing.T, f feed, ds *dataset, whURL string, kills int) {
 	tg := openTarget(t, whURL, f.table, f.name)
 	run := etl{args: []string{"run", f.file, "--log-format", "json"}, env: f.envFor(whURL)}
+	if !full() {
+		// Small batches: the smoke version kills once the first has
+		// committed, and many are still to come.
+		run.args = append(run.args, "--batch-size", "50")
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	f.publish(t, ds, ds.sorted())
 
@@ -68,15 +74,32 @@ func crashCampaign(t *testing.T, f feed, ds *dataset, whURL string, kills int) {
 	done, consistent, midLoad, finished := 0, 0, 0, 0
 	for attempt := 0; done < kills && attempt < kills*4; attempt++ {
 		if attempt > 0 {
-			f.publish(t, ds, ds.mutate(0.05+0.6*rng.Float64(), 50))
+			f.publish(t, ds, ds.mutate(pick(0.3, 0.05)+0.6*rng.Float64(), 50))
 		}
 		got, dup := tg.rows(t)
 		before := compare(ds, got, dup)
 		work := float64(before.missing+before.stale) / float64(len(ds.rows))
 		window := base + time.Duration(1.1*work*float64(whole))
 		delay := time.Duration(rng.Int64N(int64(window))) + time.Millisecond
-		res := run.start(t)(delay)
-		t.Logf("attempt %d: work %.2f, kill at %s: killed %v, took %s", attempt, work, delay.Round(time.Millisecond), res.killed, res.took.Round(time.Millisecond))
+		var res result
+		if full() {
+			res = run.start(t)(delay)
+		} else {
+			// The smoke version kills on what it sees, not on a timer: as
+			// soon as a row of the source's current version that was not in
+			// the target before has committed, so the kill lands mid-load.
+			current := fmt.Sprintf("SELECT count(*) FROM %s WHERE name LIKE '%% v%d'", f.table, ds.version)
+			landed, _ := tg.tryCount(current)
+			res = run.killWhen(t, func() bool {
+				n, err := tg.tryCount(current)
+				return err == nil && n > landed
+			})
+		}
+		when := "at " + delay.Round(time.Millisecond).String()
+		if !full() {
+			when = "once rows landed"
+		}
+		t.Logf("attempt %d: work %.2f, kill %s: killed %v, took %s", attempt, work, when, res.killed, res.took.Round(time.Millisecond))
 		if !res.killed {
 			finished++
 			require.Equal(t, 0, res.code, "a run that was not killed must succeed: %s", res)
@@ -101,8 +124,11 @@ func crashCampaign(t *testing.T, f feed, ds *dataset, whURL string, kills int) {
 		}
 		after := compare(ds, got, dup)
 		assert.Zero(t, after.extra+after.dup, "after kill %d: %s", done, after)
-		if p, q := after.missing+after.stale, before.missing+before.stale; p > 0 && p < q {
+		p, q := after.missing+after.stale, before.missing+before.stale
+		if p > 0 && p < q {
 			midLoad++
+		} else if !full() {
+			t.Errorf("kill %d did not land mid-load: %d of %d rows of work were left undone", done, p, q)
 		}
 	}
 	require.GreaterOrEqual(t, done, kills, "too few kills found the run alive")
@@ -128,5 +154,7 @@ func crashCampaign(t *testing.T, f feed, ds *dataset, whURL string, kills int) {
 		f, done, midLoad, consistent, finished, len(ds.rows), (base + whole).Round(time.Millisecond))
 	if full() {
 		assert.GreaterOrEqual(t, midLoad, kills/4, "too few kills landed mid-load; the campaign proves little")
+	} else {
+		assert.Equal(t, done, midLoad, "every kill of the smoke version lands mid-load")
 	}
 }

@@ -207,6 +207,17 @@ func (tg *target) cursor(t testing.TB) (time.Time, bool) {
 }
 
 // count runs a count query; a missing table counts 0.
+// tryCount is count for a goroutine other than the test's: it returns the
+// error (a missing table counts 0).
+func (tg *target) tryCount(q string) (int64, error) {
+	var n int64
+	err := tg.db.QueryRow(q).Scan(&n)
+	if missingTable(err) {
+		return 0, nil
+	}
+	return n, err
+}
+
 func (tg *target) count(t testing.TB, q string) int64 {
 	t.Helper()
 	var n int64
@@ -315,6 +326,53 @@ func (r result) String() string {
 // SIGKILLs it once killAfter has passed (0: never).
 func (e etl) start(t testing.TB) func(killAfter time.Duration) result {
 	t.Helper()
+	wait := e.spawn(t)
+	return func(killAfter time.Duration) result {
+		var kill <-chan time.Time
+		if killAfter > 0 {
+			kill = time.After(killAfter - time.Since(wait.began))
+		}
+		return wait.wait(t, kill)
+	}
+}
+
+// killWhen runs etl and SIGKILLs it as soon as cond holds (polled every
+// 2ms while it runs); cond must not call t's Fatal methods.
+func (e etl) killWhen(t testing.TB, cond func() bool) result {
+	t.Helper()
+	p := e.spawn(t)
+	kill := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if cond() {
+				kill <- time.Now()
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	res := p.wait(t, kill)
+	close(stop)
+	return res
+}
+
+// running is an etl process started by spawn.
+type running struct {
+	e         etl
+	cmd       *exec.Cmd
+	out, errb *bytes.Buffer
+	began     time.Time
+	done      chan error
+}
+
+func (e etl) spawn(t testing.TB) *running {
+	t.Helper()
 	cmd := exec.Command(etlBinary(t), e.args...)
 	cmd.Env = append(os.Environ(), e.env...)
 	var out, errb bytes.Buffer
@@ -323,33 +381,33 @@ func (e etl) start(t testing.TB) func(killAfter time.Duration) result {
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	return func(killAfter time.Duration) result {
-		var res result
-		limit := 5 * time.Minute
-		var kill <-chan time.Time
-		if killAfter > 0 {
-			kill = time.After(killAfter - time.Since(began))
-		}
-		select {
-		case <-done:
-		case <-kill:
-			res.killed = cmd.Process.Signal(syscall.SIGKILL) == nil
-			<-done
-		case <-time.After(limit):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("etl %s did not finish in %s", strings.Join(e.args, " "), limit)
-		}
-		res.took = time.Since(began)
-		res.code = cmd.ProcessState.ExitCode()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.killed = res.killed && ws.Signal() == syscall.SIGKILL
-		} else {
-			res.killed = false // it had exited on its own
-		}
-		res.stdout, res.stderr = out.String(), errb.String()
-		return res
+	return &running{e: e, cmd: cmd, out: &out, errb: &errb, began: began, done: done}
+}
+
+// wait waits for the process to end, SIGKILLing it when kill fires.
+func (p *running) wait(t testing.TB, kill <-chan time.Time) result {
+	t.Helper()
+	var res result
+	limit := 5 * time.Minute
+	select {
+	case <-p.done:
+	case <-kill:
+		res.killed = p.cmd.Process.Signal(syscall.SIGKILL) == nil
+		<-p.done
+	case <-time.After(limit):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("etl %s did not finish in %s", strings.Join(p.e.args, " "), limit)
 	}
+	res.took = time.Since(p.began)
+	res.code = p.cmd.ProcessState.ExitCode()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.killed = res.killed && ws.Signal() == syscall.SIGKILL
+	} else {
+		res.killed = false // it had exited on its own
+	}
+	res.stdout, res.stderr = p.out.String(), p.errb.String()
+	return res
 }
 
 // run runs the process to its end.
