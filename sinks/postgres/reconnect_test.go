@@ -3,7 +3,9 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -383,4 +386,68 @@ func TestCommittedIsTheBatchsOwnIntegration(t *testing.T) {
 	ok, err = w.committed(ctx, xid, tb.RunID)
 	require.NoError(t, err)
 	assert.True(t, ok, "the batch's own commit")
+}
+
+func TestRetryableIsTheServerGoingAway(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection exception", &pgconn.PgError{Code: "08006"}, true},
+		{"admin shutdown", fmt.Errorf("copy: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{"crash shutdown", &pgconn.PgError{Code: "57P02"}, true},
+		{"starting up", &pgconn.PgError{Code: "57P03"}, true},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"a unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"a missing table", &pgconn.PgError{Code: "42P01"}, false},
+		{"end of stream", fmt.Errorf("upsert: %w", io.ErrUnexpectedEOF), true},
+		{"EOF", io.EOF, true},
+		{"refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"conn closed", fmt.Errorf("begin: %w", pgconn.ErrConnClosed), true},
+		{"the lock lost", errLockLost, true},
+		{"a transaction in doubt", errInDoubt, true},
+		{"the lock taken", errLockTaken, false},
+		{"cancelled", context.Canceled, false},
+		{"anything else", errors.New("row 3 has 2 values for 3 columns"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, retryable(tt.err))
+		})
+	}
+}
+
+func TestBackoffDoublesToFiveSeconds(t *testing.T) {
+	var got []time.Duration
+	for n := 1; n <= 8; n++ {
+		got = append(got, backoff(n))
+	}
+	assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+		1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second}, got)
+}
+
+func TestDistinctKeys(t *testing.T) {
+	tb := engine.Table{Columns: []engine.Column{{Name: "a", Type: engine.TypeText}, {Name: "at", Type: engine.TypeTimestamp}, {Name: "v", Type: engine.TypeText}}, Key: []string{"a", "at"}}
+	noon := time.Date(2024, 1, 2, 12, 0, 0, 0, time.UTC)
+	rows := [][]any{
+		{"x", noon, "1"},
+		{"x", noon.In(time.FixedZone("X", 3600)), "2"}, // the same instant
+		{"x", noon.Add(time.Second), "3"},
+		{"x\x00", noon, "4"}, // not "x" followed by a separator
+		{nil, noon, "5"},
+		{"", noon, "6"}, // NULL is not ""
+		{nil, noon, "7"},
+	}
+	assert.Equal(t, 5, distinctKeys(tb, rows))
+}
+
+func TestRetryPolicyDefaults(t *testing.T) {
+	w := &Warehouse{}
+	d, log := w.retryPolicy()
+	assert.Zero(t, d, "no retry unless asked")
+	assert.NotNil(t, log)
+	w.RetryFor(-time.Second, nil)
+	d, _ = w.retryPolicy()
+	assert.Zero(t, d)
+	assert.Zero(t, w.Reconnects())
 }
