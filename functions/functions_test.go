@@ -125,11 +125,21 @@ func TestTimestamp(t *testing.T) {
 		{name: "RFC 1123 offset", call: "timestamp(record.v)", in: "Mon, 15 Jan 2024 10:20:30 +0100", want: utc(2024, 1, 15, 9, 20, 30, 0)},
 		{name: "OData", call: "timestamp(record.v)", in: "/Date(1700000000000)/", want: ms},
 		{name: "OData with offset", call: "timestamp(record.v)", in: "/Date(1700000000000+0100)/", want: ms},
-		{name: "epoch seconds int", call: "timestamp(record.v)", in: 1700000000, want: ms},
+		{name: "epoch seconds int", call: "timestamp(record.v, 's')", in: 1700000000, want: ms},
+		{name: "bare epoch seconds are refused", call: "timestamp(record.v)", in: 1700000000, err: `timestamp: 1700000000 is an epoch number whose unit its size cannot tell`},
 		{name: "epoch ms int64", call: "timestamp(record.v)", in: int64(1700000000123), want: ms.Add(123 * time.Millisecond)},
-		{name: "epoch seconds float", call: "timestamp(record.v)", in: 1700000000.5, want: ms.Add(500 * time.Millisecond)},
+		{name: "epoch seconds float", call: "timestamp(record.v, 's')", in: 1700000000.5, want: ms.Add(500 * time.Millisecond)},
+		{name: "bare float below 1e11 is refused", call: "timestamp(record.v)", in: 1700000000.5, err: `is an epoch number whose unit its size cannot tell`},
 		{name: "epoch ms json", call: "timestamp(record.v)", in: json.Number("1700000000123"), want: ms.Add(123 * time.Millisecond)},
-		{name: "epoch seconds string", call: "timestamp(record.v)", in: "1700000000", want: ms},
+		{name: "epoch seconds string", call: "timestamp(record.v, 's')", in: "1700000000", want: ms},
+		{name: "epoch ms declared, any size", call: "timestamp(record.v, 'ms')", in: 1700000000, want: time.UnixMilli(1700000000).UTC()},
+		{name: "HubSpot ms of 1969", call: "timestamp_ms(record.v)", in: json.Number("-25920000000"), want: utc(1969, 3, 7, 0, 0, 0, 0)},
+		{name: "HubSpot ms string of 1969", call: "timestamp(record.v, 'ms')", in: "-25920000000", want: utc(1969, 3, 7, 0, 0, 0, 0)},
+		{name: "1969 ms bare is refused, not read as 1148", call: "timestamp(record.v)", in: json.Number("-25920000000"), err: `timestamp: "-25920000000" is an epoch number whose unit its size cannot tell`},
+		{name: "ms near the epoch", call: "timestamp_ms(record.v)", in: 86400000, want: utc(1970, 1, 2, 0, 0, 0, 0)},
+		{name: "unit leaves ISO alone", call: "timestamp_ms(record.v)", in: "2024-01-15T10:20:30Z", want: utc(2024, 1, 15, 10, 20, 30, 0)},
+		{name: "ms declared float", call: "timestamp_ms(record.v)", in: 1700000000123.0, want: ms.Add(123 * time.Millisecond)},
+		{name: "seconds declared out of range", call: "timestamp(record.v, 's')", in: int64(1700000000000000), err: `is out of the timestamp range`},
 		{name: "epoch ms string", call: "timestamp(record.v)", in: "1700000000000", want: ms},
 		{name: "time in a zone", call: "timestamp(record.v)", in: time.Date(2024, 1, 15, 10, 0, 0, 0, time.FixedZone("", 3600)), want: utc(2024, 1, 15, 9, 0, 0, 0)},
 		{name: "layout", call: "timestamp(record.v, '01/02/2006 3:04 PM')", in: "01/15/2024 1:20 PM", want: utc(2024, 1, 15, 13, 20, 0, 0)},
@@ -147,8 +157,8 @@ func TestTimestamp(t *testing.T) {
 		{name: "words", call: "timestamp(record.v)", in: "yesterday", err: `timestamp: "yesterday" is not a date-time`},
 		{name: "zone abbreviation", call: "timestamp(record.v)", in: "Mon, 15 Jan 2024 10:20:30 EST", err: `timestamp: "Mon, 15 Jan 2024 10:20:30 EST" is not a date-time`},
 		{name: "bad offset", call: "timestamp(record.v)", in: "2024-01-15T10:20:30+2", err: `timestamp: "2024-01-15T10:20:30+2" is not a date-time`},
-		{name: "compact date as int", call: "timestamp(record.v)", in: 20240115, err: `timestamp: 20240115 is too small for epoch seconds`},
-		{name: "compact date as string", call: "timestamp(record.v)", in: "20240115", err: `timestamp: "20240115" is too small for epoch seconds`},
+		{name: "compact date as int", call: "timestamp(record.v)", in: 20240115, err: `timestamp: 20240115 is an epoch number whose unit its size cannot tell`},
+		{name: "compact date as string", call: "timestamp(record.v)", in: "20240115", err: `timestamp: "20240115" is an epoch number whose unit its size cannot tell`},
 		{name: "microseconds", call: "timestamp(record.v)", in: "1700000000000000", err: `timestamp: "1700000000000000" is out of the timestamp range`},
 		{name: "layout mismatch", call: "timestamp(record.v, '01/02/2006')", in: "2024-01-15", err: `timestamp: "2024-01-15" does not match layout "01/02/2006"`},
 		{name: "bool", call: "timestamp(record.v)", in: true, err: `timestamp: cannot convert true (bool)`},
@@ -161,7 +171,8 @@ func TestDate(t *testing.T) {
 		{name: "date-time", call: "date(record.v)", in: "2024-01-15 23:59:59", want: utc(2024, 1, 15, 0, 0, 0, 0)},
 		{name: "zoned goes to UTC first", call: "date(record.v)", in: "2024-01-15T23:30:00-05:00", want: utc(2024, 1, 16, 0, 0, 0, 0)},
 		{name: "time", call: "date(record.v)", in: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC), want: utc(2024, 1, 15, 0, 0, 0, 0)},
-		{name: "epoch", call: "date(record.v)", in: 1700000000, want: utc(2023, 11, 14, 0, 0, 0, 0)},
+		{name: "epoch", call: "date(record.v, 's')", in: 1700000000, want: utc(2023, 11, 14, 0, 0, 0, 0)},
+		{name: "epoch ms", call: "date(record.v, 'ms')", in: json.Number("-25920000000"), want: utc(1969, 3, 7, 0, 0, 0, 0)},
 		{name: "layout", call: "date(record.v, '02.01.2006')", in: "15.01.2024", want: utc(2024, 1, 15, 0, 0, 0, 0)},
 		{name: "nil", call: "date(record.v)", in: nil, want: nil},
 		{name: "empty", call: "date(record.v)", in: "", want: nil},
@@ -182,7 +193,7 @@ func TestTimezone(t *testing.T) {
 		{name: "date of a zoned value is local", call: "date(record.v)", in: "2024-01-15T03:00:00Z", want: utc(2024, 1, 14, 0, 0, 0, 0)},
 		{name: "date of a naive value is its own", call: "date(record.v)", in: "2024-01-15 03:00:00", want: utc(2024, 1, 15, 0, 0, 0, 0)},
 		{name: "date of a time is local", call: "date(record.v)", in: utc(2024, 1, 15, 3, 0, 0, 0), want: utc(2024, 1, 14, 0, 0, 0, 0)},
-		{name: "date of an epoch is local", call: "date(record.v)", in: 1705287600, want: utc(2024, 1, 14, 0, 0, 0, 0)},
+		{name: "date of an epoch is local", call: "date(record.v, 's')", in: 1705287600, want: utc(2024, 1, 14, 0, 0, 0, 0)},
 	})
 }
 
@@ -638,7 +649,7 @@ func TestLibrary(t *testing.T) {
 	assert.Equal(t, []string{
 		"base64_decode", "base64_encode", "bool", "coalesce", "date", "decimal", "email", "float",
 		"hmac_sha256", "int", "json", "lower", "now_unix", "now_unix_ms", "nullif", "phone", "regex_replace",
-		"secure_equal", "sha256", "timestamp", "trim", "upper",
+		"secure_equal", "sha256", "timestamp", "timestamp_ms", "trim", "upper",
 	}, names)
 
 	columns := []string{"text", "integer", "float", "boolean", "timestamp", "date", "decimal", "json", ""}

@@ -79,9 +79,29 @@ func (p timeParser) instant(c civil) time.Time {
 	return time.Date(c.year, time.Month(c.month), c.day, c.hour, c.min, c.sec, c.nsec, p.loc).UTC()
 }
 
-// parse reads args[0], with the optional layout args[1], for fn.
+// An epoch unit, as timestamp(x, 's'|'ms') or timestamp_ms declare it.
+const (
+	unitNone    = ""
+	unitSeconds = "s"
+	unitMillis  = "ms"
+)
+
+// timestampMsFunc is timestamp(value, 'ms').
+func (p timeParser) timestampMsFunc(args ...any) (any, error) {
+	return p.timestampFunc(args[0], unitMillis)
+}
+
+// parse reads args[0], with the optional layout or epoch unit args[1], for fn.
 func (p timeParser) parse(fn string, args []any) (parsed, error) {
 	v := args[0]
+	unit := unitNone
+	if len(args) > 1 {
+		if u, ok := args[1].(string); ok && (u == unitSeconds || u == unitMillis) {
+			unit, args = u, args[:1]
+		}
+	}
+	epochInt := func(fn string, v any, n int64) (parsed, error) { return epochInt(fn, v, n, unit) }
+	epochFloat := func(fn string, v any, f float64) (parsed, error) { return epochFloat(fn, v, f, unit) }
 	switch x := v.(type) {
 	case nil:
 		return parsed{}, nil
@@ -172,39 +192,50 @@ func (p timeParser) parse(fn string, args []any) (parsed, error) {
 	return parsed{}, valueError(fn, v, "is not a date-time; want ISO 8601 (2006-01-02T15:04:05Z), RFC 1123, /Date(ms)/ or epoch seconds or milliseconds, or pass a Go layout")
 }
 
-// How an epoch number is read, by magnitude: from epochMillisFrom on it is
-// milliseconds (1e11 seconds would be the year 5138; 1e11 milliseconds is
-// March 1973), from epochSecondsFrom on seconds (1e8 seconds is March
-// 1973), and below that it is refused: such numbers are more often years,
-// compact dates (20240115) or a 0 meaning "unset" than real instants.
-const (
-	epochMillisFrom  = 1e11
-	epochSecondsFrom = 1e8
-)
+// How an epoch number is read. With a declared unit (timestamp(x, 's'),
+// timestamp(x, 'ms'), timestamp_ms(x)), in that unit, whatever its size.
+// Without one, only where the magnitude leaves no doubt: from
+// epochMillisFrom on it is milliseconds (1e11 seconds would be the year
+// 5138; 1e11 milliseconds is March 1973). Below that both readings give a
+// plausible date — 1.7e9 is 2023 in seconds and January 1970 in
+// milliseconds, -2.6e10 is March 1969 in milliseconds and the year 1148 in
+// seconds — so a bare number there is refused, never guessed.
+const epochMillisFrom = 1e11
 
-func epochInt(fn string, v any, n int64) (parsed, error) {
+const ambiguousEpoch = "is an epoch number whose unit its size cannot tell (below 1e11, seconds and milliseconds both give a plausible date); declare it: timestamp(x, 's'), timestamp(x, 'ms') or timestamp_ms(x) (use nullif for a 0 that means unset)"
+
+func epochInt(fn string, v any, n int64, unit string) (parsed, error) {
 	switch {
+	case unit == unitMillis:
+		return epochMillis(fn, v, n)
+	case unit == unitSeconds:
+		if n > 1e12 || n < -1e12 { // past year 9999 either way; time.Unix would overflow
+			return parsed{}, valueError(fn, v, "is out of the timestamp range")
+		}
+		return checkYear(fn, v, time.Unix(n, 0))
 	case n >= epochMillisFrom || n <= -epochMillisFrom:
 		return epochMillis(fn, v, n)
-	case n >= epochSecondsFrom || n <= -epochSecondsFrom:
-		return checkYear(fn, v, time.Unix(n, 0))
 	}
-	return parsed{}, valueError(fn, v, "is too small for epoch seconds (before March 1973); use a layout for compact dates, or nullif for a 0 that means unset")
+	return parsed{}, valueError(fn, v, ambiguousEpoch)
 }
 
 func epochMillis(fn string, v any, ms int64) (parsed, error) {
 	return checkYear(fn, v, time.UnixMilli(ms))
 }
 
-func epochFloat(fn string, v any, f float64) (parsed, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 {
+func epochFloat(fn string, v any, f float64, unit string) (parsed, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e15 || (unit == unitSeconds && math.Abs(f) > 1e12) {
 		return parsed{}, valueError(fn, v, "is out of the timestamp range")
 	}
 	switch a := math.Abs(f); {
-	case a >= epochMillisFrom:
-		f /= 1000
-	case a < epochSecondsFrom:
-		return parsed{}, valueError(fn, v, "is too small for epoch seconds (before March 1973); use a layout for compact dates, or nullif for a 0 that means unset")
+	case unit == unitMillis || unit == unitNone && a >= epochMillisFrom:
+		// Whole milliseconds apart from the fraction: dividing by 1000
+		// first would lose the last digits to rounding.
+		ms := math.Floor(f)
+		ns := math.Round((f - ms) * 1e6)
+		return checkYear(fn, v, time.UnixMilli(int64(ms)).Add(time.Duration(ns)))
+	case unit == unitNone:
+		return parsed{}, valueError(fn, v, ambiguousEpoch)
 	}
 	sec := math.Floor(f)
 	nsec := math.Round((f - sec) * 1e9)

@@ -51,8 +51,8 @@ pipeline "activeprospect_events" {
     phone       = "nullif(trim(type(record.vars?.lead?.phone_1) == 'map' ? coalesce(record.vars.lead.phone_1.normal, record.vars.lead.phone_1.raw) : record.vars?.lead?.phone_1), '')"
     first_name  = "nullif(trim(record.vars?.lead?.first_name), '')"
     last_name   = "nullif(trim(record.vars?.lead?.last_name), '')"
-    started_at  = "timestamp(record.start_timestamp)"
-    ended_at    = "timestamp(record.end_timestamp)"
+    started_at  = "timestamp_ms(record.start_timestamp)"
+    ended_at    = "timestamp_ms(record.end_timestamp)"
     ms          = "int(record.ms)"
     vars        = "record.vars"
   }

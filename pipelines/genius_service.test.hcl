@@ -77,6 +77,6 @@ test "an updated_at that is not a timestamp is rejected" {
   }
   reject {
     check  = "map updated_at"
-    reason = "timestamp: \"0\" is too small for epoch seconds (before March 1973); use a layout for compact dates, or nullif for a 0 that means unset"
+    reason = "timestamp: \"0\" is an epoch number whose unit its size cannot tell (below 1e11, seconds and milliseconds both give a plausible date); declare it: timestamp(x, 's'), timestamp(x, 'ms') or timestamp_ms(x) (use nullif for a 0 that means unset)"
   }
 }

@@ -36,8 +36,8 @@ pipeline "hubspot_companies" {
     lifecycle_stage     = "nullif(record.properties?.lifecyclestage, '')"
     owner_id            = "int(record.properties?.hubspot_owner_id)"
     archived            = "bool(record.archived)"
-    created_at          = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
-    updated_at          = "timestamp(coalesce(record.properties?.hs_lastmodifieddate, record.updatedAt))"
+    created_at          = "timestamp_ms(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at          = "timestamp_ms(coalesce(record.properties?.hs_lastmodifieddate, record.updatedAt))"
   }
 
   sink "warehouse" {

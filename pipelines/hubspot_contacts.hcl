@@ -42,8 +42,8 @@ pipeline "hubspot_contacts" {
     lead_status     = "nullif(record.properties?.hs_lead_status, '')"
     owner_id        = "int(record.properties?.hubspot_owner_id)"
     archived        = "bool(record.archived)"
-    created_at      = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
-    updated_at      = "timestamp(coalesce(record.properties?.lastmodifieddate, record.updatedAt))"
+    created_at      = "timestamp_ms(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at      = "timestamp_ms(coalesce(record.properties?.lastmodifieddate, record.updatedAt))"
   }
 
   validate "has_id" {

@@ -41,7 +41,7 @@ pipeline "hubspot_contacts_incremental" {
       next         = "body.paging?.next?.after"
       param        = "after"
       in           = "body"
-      restart_from = "timestamp(record.properties?.lastmodifieddate)"
+      restart_from = "timestamp_ms(record.properties?.lastmodifieddate)"
       max_results  = 10000
       total        = "body.total" # for the progress line's ETA
     }
@@ -79,8 +79,8 @@ pipeline "hubspot_contacts_incremental" {
     lead_status     = "nullif(record.properties?.hs_lead_status, '')"
     owner_id        = "int(record.properties?.hubspot_owner_id)"
     archived        = "bool(record.archived)"
-    created_at      = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
-    updated_at      = "timestamp(coalesce(record.properties?.lastmodifieddate, record.updatedAt))"
+    created_at      = "timestamp_ms(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at      = "timestamp_ms(coalesce(record.properties?.lastmodifieddate, record.updatedAt))"
   }
 
   validate "has_id" {

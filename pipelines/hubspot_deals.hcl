@@ -28,13 +28,13 @@ pipeline "hubspot_deals" {
     stage       = "nullif(record.properties?.dealstage, '')"
     pipeline    = "nullif(record.properties?.pipeline, '')"
     deal_type   = "nullif(record.properties?.dealtype, '')"
-    close_date  = "timestamp(record.properties?.closedate)"
+    close_date  = "timestamp_ms(record.properties?.closedate)"
     owner_id    = "int(record.properties?.hubspot_owner_id)"
     company_ids = "uniq(map(record.associations?.companies?.results ?? [], string(.id)))"
     contact_ids = "uniq(map(record.associations?.contacts?.results ?? [], string(.id)))"
     archived    = "bool(record.archived)"
-    created_at  = "timestamp(coalesce(record.properties?.createdate, record.createdAt))"
-    updated_at  = "timestamp(coalesce(record.properties?.hs_lastmodifieddate, record.updatedAt))"
+    created_at  = "timestamp_ms(coalesce(record.properties?.createdate, record.createdAt))"
+    updated_at  = "timestamp_ms(coalesce(record.properties?.hs_lastmodifieddate, record.updatedAt))"
   }
 
   sink "warehouse" {

@@ -9,10 +9,12 @@ pipeline "arity" {
   }
   map {
     id    = "int(record.id)"
-    name  = "nullif(lower(trim()), '')" # ERROR: Type error in expression
+    name  = "nullif(lower(trim()), '')"   # ERROR: Type error in expression
     other = "lower(trim(record.name, 2))" # ERROR: Type error in expression
     when  = "timestamp(trim(record.when), '2006-01-02')"
     first = "coalesce()"
+    ms    = "timestamp_ms(record.when, 'ms')" # ERROR: Type error in expression
+    unit  = "date(trim(record.when), 'ms')"
   }
   sink "warehouse" {
     table = "things"
