@@ -487,7 +487,10 @@ func (p *Pipeline) stream(ctx context.Context, wh Warehouse, table Table, since,
 
 	// Deletes: a complete read of everything (no cursor, limit or window,
 	// not a replay) may delete at its end the rows it did not see.
-	fullRead := since == nil && until == nil && opts.Limit == 0 && opts.replay == nil
+	// A source of deliveries (webhooks) reads only what is new: never a
+	// full read, so neither deletes nor the empty-read warning apply.
+	_, delivered := p.Source.(Receiver)
+	fullRead := since == nil && until == nil && opts.Limit == 0 && opts.replay == nil && !delivered
 	dt, err := p.newDeleteTracker(ctx, wh, table, fullRead)
 	if err != nil {
 		return err

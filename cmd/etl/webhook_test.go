@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -42,14 +41,14 @@ func signHubSpot(req *http.Request, body []byte, secret string, at time.Time) {
 // servePipelines starts `etl serve` on dir and a fresh PostgreSQL schema,
 // and returns its base URL and warehouse URL. The server is killed when the
 // test ends.
-func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base string, cmd *exec.Cmd) {
+func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base string, stderr *syncBuffer) {
 	t.Helper()
-	cmd = exec.Command(bin, "serve", dir, "--listen", "127.0.0.1:0", "--warehouse", whURL, "--workers", "2", "--grace", "5s")
+	cmd := exec.Command(bin, "serve", dir, "--listen", "127.0.0.1:0", "--warehouse", whURL, "--workers", "2", "--grace", "5s")
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
@@ -71,11 +70,29 @@ func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base s
 	select {
 	case a, ok := <-addr:
 		require.True(t, ok, "etl serve ended before listening: %s", stderr.String())
-		return a, cmd
+		return a, stderr
 	case <-time.After(60 * time.Second):
 		t.Fatalf("etl serve did not listen within 60 s: %s", stderr.String())
 	}
 	return "", nil
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // hubspotEventsDir copies the shipped HubSpot event-log pipeline and its
@@ -94,19 +111,75 @@ func hubspotEventsDir(t *testing.T) string {
 	return dir
 }
 
+// triggered is a CSV pipeline whose trigger shares HubSpot's path: a
+// verified delivery starts a run of it.
+const triggered = `pipeline "csv_triggered" {
+  system = "test"
+  entity = "triggered"
+  source "csv" {
+    path = "people.csv"
+  }
+  trigger "webhook" {
+    path     = "/webhooks/hubspot"
+    secrets  = { client_secret = env("HUBSPOT_CLIENT_SECRET", "") }
+    verify   = var.hubspot_webhook_verify
+    debounce = "1s"
+  }
+  map {
+    id = "int(record.id)"
+  }
+  sink "warehouse" {
+    table = "csv_triggered"
+    key   = ["id"]
+  }
+}
+`
+
 // TestHubSpotWebhookEndToEndIntegration sends HubSpot-signed deliveries to
-// a running etl serve and checks what lands: good deliveries as rows (a
-// repeated one once), and a wrong signature, a stale timestamp, an
-// oversized and a malformed body refused with nothing stored.
+// a running etl serve, on PostgreSQL and on SQLite, and checks what lands:
+// good deliveries as rows (a repeated one once), a run of the pipeline
+// whose trigger shares the path, and a wrong signature, a stale timestamp,
+// an oversized and a malformed body refused with nothing stored, counted
+// in /metrics and logged without the body or the secret.
 func TestHubSpotWebhookEndToEndIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs etl serve")
 	}
 	bin := buildETL(t)
-	whURL := pgtest.URL(t)
-	base, _ := servePipelines(t, bin, hubspotEventsDir(t), whURL, "HUBSPOT_CLIENT_SECRET="+hubspotSecret, "HUBSPOT_TOKEN=unused")
-	endpoint := base + "/webhooks/hubspot"
+	for _, w := range []struct {
+		name  string
+		url   func(t *testing.T) string
+		count func(url, q string) (int64, error)
+	}{
+		{"postgres", func(t *testing.T) string { return pgtest.URL(t) }, pgCount},
+		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "etl.db") }, sqliteCount},
+	} {
+		t.Run(w.name, func(t *testing.T) {
+			whURL := w.url(t)
+			dir := hubspotEventsDir(t)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "csv_triggered.hcl"), []byte(triggered), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "people.csv"), []byte("id\n1\n2\n"), 0o644))
+			base, stderr := servePipelines(t, bin, dir, whURL, "HUBSPOT_CLIENT_SECRET="+hubspotSecret, "HUBSPOT_TOKEN=unused")
+			count := func(q string) int64 {
+				n, err := w.count(whURL, q)
+				require.NoError(t, err, q)
+				return n
+			}
+			hubspotDeliveries(t, base, count, func(q string) (int64, error) { return w.count(whURL, q) })
+			assert.Eventually(t, func() bool {
+				n, err := w.count(whURL, `SELECT count(*) FROM etl_sync_history WHERE pipeline = 'csv_triggered' AND status = 'success'`)
+				return err == nil && n >= 1
+			}, 60*time.Second, 200*time.Millisecond, "the trigger started a run")
+			logs := stderr.String()
+			assert.NotContains(t, logs, hubspotSecret)
+			assert.NotContains(t, logs, "x@example.com", "a refused body is not logged")
+			assert.Contains(t, logs, "webhook delivery refused")
+		})
+	}
+}
 
+func hubspotDeliveries(t *testing.T, base string, count func(string) int64, try func(string) (int64, error)) {
+	endpoint := base + "/webhooks/hubspot"
 	event := func(id, object int, prop, value string) string {
 		return fmt.Sprintf(`{"eventId":%d,"subscriptionId":4242,"portalId":62515,"appId":54321,"occurredAt":1712000000%03d,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":%d,"changeSource":"CRM","propertyName":%q,"propertyValue":%q}`,
 			id, id%1000, object, prop, value)
@@ -139,7 +212,7 @@ func TestHubSpotWebhookEndToEndIntegration(t *testing.T) {
 		{"tampered body", "[" + event(903, 1, "email", "x@example.com") + "]", func(r *http.Request, b []byte) {
 			signHubSpot(r, []byte(strings.Replace(string(b), "903", "904", 1)), hubspotSecret, time.Now())
 		}, http.StatusUnauthorized},
-		{"malformed JSON", `[{"eventId": 905,`, good, http.StatusBadRequest},
+		{"malformed JSON", `[{"eventId": 905, "propertyValue": "x@example.com",`, good, http.StatusBadRequest},
 		{"oversized", "[" + strings.Repeat(event(906, 1, "notes", strings.Repeat("x", 1000))+",", 1100) + event(907, 1, "a", "b") + "]", good, http.StatusRequestEntityTooLarge},
 	}
 	for _, r := range refusals {
@@ -154,44 +227,16 @@ func TestHubSpotWebhookEndToEndIntegration(t *testing.T) {
 		status, resp := send(body, good)
 		require.Equal(t, http.StatusOK, status, resp)
 	}
-
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, whURL)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	var rows int
 	require.Eventually(t, func() bool {
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM hubspot_contact_events`).Scan(&rows)
-		return err == nil && rows >= 3
+		n, err := try(`SELECT count(*) FROM hubspot_contact_events`)
+		return err == nil && n >= 3
 	}, 60*time.Second, 200*time.Millisecond, "the three events land")
-
-	type row struct {
-		ID       int64
-		Object   int64
-		Prop     string
-		Value    string
-		Occurred time.Time
-	}
-	var got []row
-	r, err := conn.Query(ctx, `SELECT event_id, object_id, property_name, property_value, occurred_at FROM hubspot_contact_events ORDER BY event_id`)
-	require.NoError(t, err)
-	for r.Next() {
-		var x row
-		require.NoError(t, r.Scan(&x.ID, &x.Object, &x.Prop, &x.Value, &x.Occurred))
-		x.Occurred = x.Occurred.UTC()
-		got = append(got, x)
-	}
-	require.NoError(t, r.Err())
-	assert.Equal(t, []row{
-		{1, 101, "email", "ann@example.com", time.UnixMilli(1712000000001).UTC()},
-		{2, 102, "lifecyclestage", "customer", time.UnixMilli(1712000000002).UTC()},
-		{3, 101, "phone", "+1 512 555 0100", time.UnixMilli(1712000000003).UTC()},
-	}, got)
-
-	var inbox, refusedStored int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE record LIKE '%"eventId":9%') FROM etl_webhook_inbox`).Scan(&inbox, &refusedStored))
-	assert.Equal(t, 3, inbox, "the repeat was not stored twice")
-	assert.Equal(t, 0, refusedStored, "no refused delivery was stored")
+	assert.EqualValues(t, 3, count(`SELECT count(*) FROM hubspot_contact_events`))
+	assert.EqualValues(t, 1, count(`SELECT count(*) FROM hubspot_contact_events WHERE event_id = 1 AND object_id = 101 AND property_name = 'email' AND property_value = 'ann@example.com'`))
+	assert.EqualValues(t, 1, count(`SELECT count(*) FROM hubspot_contact_events WHERE event_id = 2 AND object_id = 102 AND property_value = 'customer'`))
+	assert.EqualValues(t, 1, count(`SELECT count(*) FROM hubspot_contact_events WHERE event_id = 3 AND property_value = '+1 512 555 0100'`))
+	assert.EqualValues(t, 3, count(`SELECT count(*) FROM etl_webhook_inbox`), "the repeat was not stored twice")
+	assert.EqualValues(t, 0, count(`SELECT count(*) FROM etl_webhook_inbox WHERE record LIKE '%"eventId":9%'`), "no refused delivery was stored")
 
 	resp, err := http.Get(base + "/metrics")
 	require.NoError(t, err)
