@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/etl-dev/etl/engine"
 )
@@ -97,11 +99,83 @@ type oauth2Config struct {
 }
 
 // Build decodes the block's body for its kind. dir resolves a relative
-// refresh_token_file. A nil block gives a nil Authenticator.
+// refresh_token_file. A nil block gives a nil Authenticator. A credential
+// written as a literal in the file is a warning (see literalCredentials).
 func (ac *AuthConfig) Build(ctx *hcl.EvalContext, dir string) (*Authenticator, hcl.Diagnostics) {
 	if ac == nil {
 		return nil, nil
 	}
+	a, diags := ac.build(ctx, dir)
+	return a, append(diags, ac.literalCredentials()...)
+}
+
+// credentialAttrs names, per auth kind, the attributes that hold
+// credentials; for "headers" every attribute does.
+var credentialAttrs = map[string][]string{
+	"bearer":  {"token"},
+	"basic":   {"username", "password"},
+	"api_key": {"value"},
+	"oauth2":  {"client_id", "client_secret", "refresh_token"},
+}
+
+// literalCredentials warns about each credential the block writes as a
+// literal ("s3cret") rather than reading it with env() or file(): it would
+// live in the pipeline file, its history and its repository. A default
+// given to env() is not a literal here (env("LEADCONDUIT_API_USER", "API")).
+func (ac *AuthConfig) literalCredentials() hcl.Diagnostics {
+	attrs, diags := ac.Body.JustAttributes()
+	if diags.HasErrors() {
+		return nil
+	}
+	names := credentialAttrs[ac.Kind]
+	if ac.Kind == "headers" {
+		names = nil
+		for n := range attrs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	var out hcl.Diagnostics
+	for _, n := range names {
+		a, ok := attrs[n]
+		if !ok || !isLiteral(a.Expr) {
+			continue
+		}
+		if v, d := a.Expr.Value(nil); d.HasErrors() || v.IsNull() || (v.Type() == cty.String && v.AsString() == "") {
+			continue
+		}
+		rng := a.Expr.Range()
+		out = append(out, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Literal credential",
+			Detail:   fmt.Sprintf("%s in auth %q is written in the file; read it from the environment or a file instead, e.g. %s = env(\"MY_%s\"), so it stays out of the pipeline file, its history and the repository.", n, ac.Kind, n, strings.ToUpper(strings.ReplaceAll(n, "-", "_"))),
+			Subject:  &rng,
+		})
+	}
+	return out
+}
+
+// isLiteral reports whether e is a constant: no variable and no function
+// call (env, file) anywhere in it.
+func isLiteral(e hcl.Expression) bool {
+	if len(e.Variables()) > 0 {
+		return false
+	}
+	se, ok := e.(hclsyntax.Expression)
+	if !ok {
+		return false
+	}
+	literal := true
+	hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
+		if _, call := n.(*hclsyntax.FunctionCallExpr); call {
+			literal = false
+		}
+		return nil
+	})
+	return literal
+}
+
+func (ac *AuthConfig) build(ctx *hcl.EvalContext, dir string) (*Authenticator, hcl.Diagnostics) {
 	a := &Authenticator{}
 	switch ac.Kind {
 	case "bearer":

@@ -196,3 +196,48 @@ func TestASourceOwnRateLimitIsItsOwnBudget(t *testing.T) {
 	}
 	assert.Equal(t, 3, n)
 }
+
+// TestLiteralCredentialIsAWarning: etl validate warns on a credential
+// written in the file, at its value; env() and file(), with or without a
+// default, are not literals.
+func TestLiteralCredentialIsAWarning(t *testing.T) {
+	cases := []struct {
+		name, auth string
+		warn       string // the attribute warned about; "" for none
+	}{
+		{"basic user written in", `auth "basic" {
+      username = "API"
+      password = env("KEY")
+    }`, "username"},
+		{"bearer token written in", `auth "bearer" { token = "s3cr3t-t0ken" }`, "token"},
+		{"a header written in", `auth "headers" { X-Auth-Key = "abcd1234" }`, "X-Auth-Key"},
+		{"a template of a literal", `auth "bearer" { token = "tok-${"en"}" }`, "token"},
+		{"env with a documented default", `auth "basic" {
+      username = env("USER_NAME", "API")
+      password = env("KEY")
+    }`, ""},
+		{"file", `auth "bearer" { token = file("token.txt") }`, ""},
+		{"env inside a template", `auth "bearer" { token = "v1-${env("KEY")}" }`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := engine.NewLoader(registry())
+			l.LookupEnv = func(string) (string, bool) { return "value", true }
+			_, diags := l.LoadSource(filepath.Join(t.TempDir(), "p.hcl"), []byte(wrap("url = \"https://example.com/x\"\n"+tc.auth)))
+			require.False(t, diags.HasErrors(), diags.Error())
+			var warned []string
+			for _, d := range diags {
+				if d.Summary == "Literal credential" {
+					warned = append(warned, d.Detail)
+					assert.NotContains(t, d.Detail, "s3cr3t", "the warning does not repeat the secret")
+				}
+			}
+			if tc.warn == "" {
+				assert.Empty(t, warned)
+				return
+			}
+			require.Len(t, warned, 1)
+			assert.Contains(t, warned[0], tc.warn)
+		})
+	}
+}
