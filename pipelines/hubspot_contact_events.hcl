@@ -35,7 +35,7 @@ pipeline "hubspot_contact_events" {
     property_value    = "record.propertyValue == nil ? nil : string(record.propertyValue)"
     change_source     = "record.changeSource"
     attempt_number    = "int(record.attemptNumber)"
-    occurred_at       = "timestamp(record.occurredAt)"
+    occurred_at       = "timestamp_ms(record.occurredAt)"
   }
 
   validate "has_object" {
