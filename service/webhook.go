@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -174,8 +175,11 @@ func (s *Server) webhookHandler(rt *route) http.Handler {
 					ref = &engine.Refusal{Status: http.StatusBadRequest, Reason: "refused"}
 				}
 				// Never the body: it may hold personal data or the signature.
+				// An expression's message may quote a value of the body, so
+				// the log keeps only what failed, the sender gets it whole.
 				reason := redact(ref.Reason)
-				log.Warn("webhook delivery refused", "status", ref.Status, "reason", reason, "remote", r.RemoteAddr)
+				logged, _, _ := strings.Cut(reason, ": ")
+				log.Warn("webhook delivery refused", "status", ref.Status, "reason", logged, "remote", r.RemoteAddr)
 				answer(w, ref.Status, reason, 0, fmt.Sprintf("refused_%d", ref.Status))
 				return
 			}
