@@ -21,18 +21,6 @@ CREATE TABLE IF NOT EXISTS etl_row_hash (
     PRIMARY KEY (table_id, key)
 );
 
--- The keys each batch of a run brought (written or left unchanged), in the
--- batch's transaction: what a full read saw, for deletes. UNLOGGED: a batch
--- that writes nothing else commits without a WAL flush; a server crash
--- empties it (see sinks/postgres/README.md, "Seen keys").
-CREATE UNLOGGED TABLE IF NOT EXISTS etl_row_seen (
-    run_id   bigint  NOT NULL,
-    table_id integer NOT NULL,
-    keys     text[]  NOT NULL
-);
-
-CREATE INDEX IF NOT EXISTS etl_row_seen_run ON etl_row_seen (table_id, run_id);
-
 -- Targets changed by a session other than the sink's writes (an UPDATE,
 -- DELETE or TRUNCATE without etl.sink_write set): their hashes are no longer
 -- to be trusted, and the next run's Prepare discards them.

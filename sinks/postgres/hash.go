@@ -22,8 +22,7 @@ import (
 // its keys (one index scan), and a row whose hash matches is never sent:
 // it counts unchanged. The rest land as before (direct COPY or staging and
 // INSERT … ON CONFLICT, which still compares them with the stored rows), and
-// their hashes are stored with them. Every key a batch brought is recorded in
-// etl_row_seen, skipped or not. A statement trigger on the target notes any
+// their hashes are stored with them. A statement trigger on the target notes any
 // UPDATE, DELETE or TRUNCATE by another session (etl_row_hash_edits); the
 // next Prepare then discards the table's hashes, so that run compares every
 // row with the stored one. See README.md, "Unchanged rows".
@@ -89,8 +88,7 @@ func editTriggerDDL(ctx context.Context, tx pgx.Tx, t engine.Table, oid *uint32)
 // stored hashes to look up. It discards the table's stored hashes when
 // another session edited the table since (the trigger's mark), when the
 // table is not the one they were taken of (dropped and created again), or
-// when it is empty, and forgets the seen keys of runs no longer running.
-// Prepare calls it in its transaction, after the table's DDL.
+// when it is empty. Prepare calls it in its transaction, after the table's DDL.
 func prepareHashes(ctx context.Context, tx pgx.Tx, t engine.Table, empty bool) (id int32, stored bool, err error) {
 	if !hashable(t) {
 		return 0, false, nil
@@ -126,10 +124,6 @@ func prepareHashes(ctx context.Context, tx pgx.Tx, t engine.Table, empty bool) (
 		if _, err := tx.Exec(ctx, `UPDATE etl_row_hash_tables SET relid = $2 WHERE id = $1`, id, *relid); err != nil {
 			return 0, false, err
 		}
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM etl_row_seen WHERE table_id = $1
-		AND run_id NOT IN (SELECT id FROM etl_sync_history WHERE status = 'running')`, id); err != nil {
-		return 0, false, fmt.Errorf("forget the keys earlier runs saw: %w", err)
 	}
 	if !edited && known == *relid && !empty {
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM etl_row_hash WHERE table_id = $1)`, id).Scan(&stored); err != nil {
@@ -372,33 +366,24 @@ const storeSQL = `INSERT INTO etl_row_hash AS h (table_id, key, row_hash, run_id
 const storeNewSQL = `INSERT INTO etl_row_hash (table_id, key, row_hash, run_id)
 	SELECT $1, u.key, u.row_hash, $4 FROM unnest($2::text[], $3::bytea[]) AS u(key, row_hash)`
 
-// seenSQL records the keys a batch brought.
-const seenSQL = `INSERT INTO etl_row_seen (run_id, table_id, keys) VALUES ($1, $2, $3::text[])`
-
-// queue adds to end the statements that store the hashes of the rows sent
-// (with store; the last row of a key wins; created, when a direct COPY
-// created every row) and record every key of the batch as seen by run.
-func (h *hashedBatch) queue(end *tail, run int64, store, created bool) {
-	var seen, keys []string
+// queue adds to end the statement that stores the hashes of the rows sent
+// (the last row of a key wins): by plain INSERT when created, a direct COPY
+// having created every row.
+func (h *hashedBatch) queue(end *tail, run int64, created bool) {
+	var keys []string
 	var hashes [][]byte
-	at := make(map[string]int, len(h.keys)) // key → its place in keys, -1 when not stored
+	at := make(map[string]int, len(h.keys)) // key → its place in keys
 	for i, ok := range h.ok {
-		if !ok {
+		if !ok || h.skip[i] {
 			continue
 		}
 		k := h.keys[i]
-		j, dup := at[k]
-		if !dup {
-			seen, j = append(seen, k), -1
+		if j, dup := at[k]; dup {
+			hashes[j] = h.hashes[i] // a later row of the key wins
+			continue
 		}
-		if store && !h.skip[i] {
-			if j >= 0 {
-				hashes[j] = h.hashes[i] // a later row of the key wins
-			} else {
-				j, keys, hashes = len(keys), append(keys, k), append(hashes, h.hashes[i])
-			}
-		}
-		at[k] = j
+		at[k] = len(keys)
+		keys, hashes = append(keys, k), append(hashes, h.hashes[i])
 	}
 	if len(keys) > 0 {
 		sql := storeSQL
@@ -406,8 +391,5 @@ func (h *hashedBatch) queue(end *tail, run int64, store, created bool) {
 			sql = storeNewSQL
 		}
 		end.add(sql, []any{h.table, keys, hashes, run}, exec, failure("store row hashes"))
-	}
-	if len(seen) > 0 {
-		end.add(seenSQL, []any{run, h.table, seen}, exec, failure("record the keys seen"))
 	}
 }

@@ -20,16 +20,6 @@ func journalSchema(t *testing.T, w *Warehouse) string {
 	return s
 }
 
-// seenKeys returns the keys etl_row_seen holds for run, sorted.
-func seenKeys(t *testing.T, w *Warehouse, run int64) []string {
-	t.Helper()
-	rows, err := w.pool.Query(context.Background(), `SELECT k FROM etl_row_seen, unnest(keys) k WHERE run_id = $1 ORDER BY k`, run)
-	require.NoError(t, err)
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	require.NoError(t, err)
-	return keys
-}
-
 var hashCols = []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "name", Type: engine.TypeText},
 	{Name: "at", Type: engine.TypeTimestamp}, {Name: "amount", Type: engine.TypeDecimal}}
 
@@ -54,8 +44,8 @@ func load(t *testing.T, w *Warehouse, tb engine.Table, rows [][]any) (engine.Tab
 
 // TestRerunSkipsUnchangedRowsByHashIntegration: a rerun recognises the rows
 // the last run wrote by their hash and sends none of them (no statement
-// writes into the table), counts them unchanged, and still records their
-// keys as seen; a changed row lands and its new hash is kept.
+// writes into the table) and counts them unchanged; a changed row lands
+// and its new hash is kept.
 func TestRerunSkipsUnchangedRowsByHashIntegration(t *testing.T) {
 	ctx := context.Background()
 	w := openMigrated(t)
@@ -70,7 +60,6 @@ func TestRerunSkipsUnchangedRowsByHashIntegration(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, engine.Counts{Unchanged: 3}, counts)
 	assert.Empty(t, how(), "no row was sent")
-	assert.Equal(t, []string{"1", "2", "3"}, seenKeys(t, w, tb.RunID), "skipped rows count as seen")
 
 	counts, err = w.Write(ctx, tb, origins(tb, hashRows("ann", "bobby", "cy", "dee")...))
 	require.NoError(t, err)

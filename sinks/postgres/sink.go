@@ -544,11 +544,8 @@ func (w *Warehouse) write(ctx context.Context, c *pgx.Conn, t engine.Table, b en
 	counts.Failed = len(failed)
 	noteCounts(c, counts)
 	var end tail
-	if id := w.plan(t).hashes; id != 0 {
-		// Every row went again, one at a time: the keys are seen, no hash
-		// is stored (a stored hash only ever describes a row written whole).
-		newHashedBatch(t, id, b.Rows).queue(&end, b.RunID, false, false)
-	}
+	// Every row went again, one at a time: no hash is stored (a stored
+	// hash only ever describes a row written in bulk with its batch).
 	w.queueEnd(&end, b, failed, counts, 0, &counts)
 	if err := end.send(ctx, c); err != nil {
 		return engine.Counts{}, err
@@ -599,7 +596,7 @@ func (w *Warehouse) land(ctx context.Context, c *pgx.Conn, t engine.Table, stagi
 		}
 	}
 	if hashed != nil {
-		hashed.queue(&end, b.RunID, true, len(rows) > 0 && !upsert)
+		hashed.queue(&end, b.RunID, len(rows) > 0 && !upsert)
 	}
 	known, upsertRows := engine.Counts{Created: counts.Created, Unchanged: skipped}, 0
 	if upsert {
