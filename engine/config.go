@@ -28,6 +28,7 @@ type pipelineConfig struct {
 	BatchSize   *int                `hcl:"batch_size,optional"`
 	Timezone    *string             `hcl:"timezone,optional"`
 	MaxRejects  hcl.Expression      `hcl:"max_rejects,optional"`
+	SchemaChg   *string             `hcl:"schema_changes,optional"`
 	Mask        []string            `hcl:"mask,optional"`
 	Sources     []sourceConfig      `hcl:"source,block"`
 	Incremental []incrementalConfig `hcl:"incremental,block"`

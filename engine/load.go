@@ -382,6 +382,9 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		diags = append(diags, sdiags...)
 		p.Sink = spec
 		p.Sink.Table.SoftDeletes = p.Sink.Table.Deletes == DeletesSoft || p.Deleted != nil
+		var cdiags hcl.Diagnostics
+		p.Sink.Table.SchemaChanges, cdiags = parseSchemaChanges(pc.SchemaChg, attrs, pc.DefRange)
+		diags = append(diags, cdiags...)
 	}
 	return p, diags
 }

@@ -107,6 +107,9 @@ type Result struct {
 	// Locked is true when the run did not start because another run of the
 	// pipeline held its lock (after RunOptions.LockWait).
 	Locked bool
+	// Notes say what the run changed in the table's shape (columns added,
+	// types widened), for its summary.
+	Notes []string
 	// Warnings are what a successful run asks a person to look at: a full
 	// read of no records while the table holds rows, deletes refused by
 	// max_delete_share, columns added with NULL in the existing rows.
@@ -345,6 +348,9 @@ func (p *Pipeline) run(ctx context.Context, reg *Registry, opts RunOptions, log 
 	if wh != nil {
 		if err := wh.Prepare(ctx, table); err != nil {
 			return fmt.Errorf("prepare table %s: %w", table.QualifiedName(), err)
+		}
+		if sn, ok := wh.(SchemaNoter); ok {
+			res.Notes = sn.SchemaNotes(table)
 		}
 		defer func() {
 			ok := err == nil

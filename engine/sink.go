@@ -68,6 +68,9 @@ type Table struct {
 	// SoftDeletes: the table has DeletedAtColumn (deletes = "soft", or a
 	// map deleted expression).
 	SoftDeletes bool
+	// SchemaChanges is the pipeline's schema_changes: SchemaWiden or
+	// SchemaFail ("" is SchemaWiden).
+	SchemaChanges string
 }
 
 // QualifiedName is "schema.name", or "name" without a schema, unquoted; for

@@ -130,3 +130,37 @@ func TestARunThatFailsBeforeItsFirstBatchLeavesNoTable(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	assert.Regexp(t, `(?m)^1\s+contacts\s+.*failed`, out)
 }
+
+// TestSchemaDriftIsPlannedWidenedOrRefused: a column whose expression's
+// type changed is shown by plan; a widening (decimal → text) is applied by
+// the run with a note, a narrowing (decimal → float) refused with the
+// statement to run; a column added says its old rows hold NULL.
+func TestSchemaDriftIsPlannedWidenedOrRefused(t *testing.T) {
+	pl, _ := contactsSetup(t, 3)
+	code, _, errOut := runCLI(t, "run", pl)
+	require.Equal(t, exitOK, code, errOut)
+	src, err := os.ReadFile(pl)
+	require.NoError(t, err)
+	rewrite := func(old, new string) {
+		t.Helper()
+		s := strings.Replace(string(src), old, new, 1)
+		require.NotEqual(t, string(src), s)
+		require.NoError(t, os.WriteFile(pl, []byte(s), 0o644))
+	}
+
+	rewrite(`amount     = "decimal(record.amount)"`, `amount     = "float(record.amount)"`)
+	code, out, _ := runCLI(t, "plan", pl)
+	require.Equal(t, exitOK, code)
+	assert.NotContains(t, out, "DDL: none")
+	assert.Contains(t, out, "-- refused, the run fails: column amount is TEXT in the table, the pipeline declares float (REAL)")
+	code, _, errOut = runCLI(t, "run", pl, "--full-refresh")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errOut, "column amount is TEXT in the table, the pipeline declares float")
+	assert.Contains(t, errOut, "to change it run: ALTER TABLE")
+
+	rewrite(`amount     = "decimal(record.amount)"`, `amount     = "decimal(record.amount)"
+    score      = "int(record.id) * 10"`)
+	code, out, errOut = runCLI(t, "run", pl, "--full-refresh")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "note: added column score to crm__contacts: the rows already there hold NULL in it until they are read again (run with --full-refresh to fill them all)")
+}

@@ -114,6 +114,9 @@ func cmdRun(ctx context.Context, reg *engine.Registry, args []string, stdout, st
 		if err != nil {
 			fmt.Fprintf(stderr, "etl run: %s failed: %v\n", p.Name, err)
 		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "etl run: warning: %s\n", w)
 		}
@@ -222,6 +225,9 @@ func summaryAttrs(r *engine.Result, dry bool) []any {
 	}
 	if len(r.Warnings) > 0 {
 		attrs = append(attrs, "warnings", r.Warnings)
+	}
+	if len(r.Notes) > 0 {
+		attrs = append(attrs, "notes", r.Notes)
 	}
 	return attrs
 }

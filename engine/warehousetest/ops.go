@@ -228,3 +228,85 @@ func (s suite) deletes(t *testing.T) {
 		assert.False(t, has)
 	})
 }
+
+// schemaDrift: a column whose declared type changed is widened when that
+// is lossless (integer → text, integer → decimal) and schema_changes
+// allows it, and refused otherwise with the statement to run; plan shows
+// both; replace builds its new table with the declared types.
+func (s suite) schemaDrift(t *testing.T) {
+	ctx := context.Background()
+	w := s.open(t)
+	run := startRun(t, w, "p")
+	cols := func(n, m, amount engine.ColumnType) []engine.Column {
+		return []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "n", Type: n}, {Name: "m", Type: m}, {Name: "amount", Type: amount}}
+	}
+	tb := engine.Table{Name: "drift", Columns: cols(engine.TypeInteger, engine.TypeInteger, engine.TypeDecimal), Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: run}
+	require.NoError(t, w.Prepare(ctx, tb))
+	_, err := w.Write(ctx, tb, batch(run, "p", []any{int64(1), int64(5), int64(7), "1.50"}))
+	require.NoError(t, err)
+	notes := func() []string {
+		sn, ok := w.(engine.SchemaNoter)
+		require.True(t, ok, "a SchemaNoter")
+		return sn.SchemaNotes(tb)
+	}
+	assert.Empty(t, notes())
+
+	// decimal → float is no widening: refused, by plan and by Prepare.
+	float := tb
+	float.Columns = cols(engine.TypeInteger, engine.TypeInteger, engine.TypeFloat)
+	var de *engine.DriftError
+	err = w.Prepare(ctx, float)
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "column amount is")
+	assert.Contains(t, err.Error(), "to change it run: ")
+	stmts, err := w.(engine.TablePlanner).PlanTable(ctx, float)
+	require.NoError(t, err)
+	require.NotEmpty(t, stmts)
+	assert.Contains(t, strings.Join(stmts, "\n"), "-- refused, the run fails: column amount is")
+
+	// integer → text and integer → decimal are widenings: with "fail" refused,
+	// by default applied.
+	wide := tb
+	wide.Columns = cols(engine.TypeText, engine.TypeDecimal, engine.TypeDecimal)
+	strict := wide
+	strict.SchemaChanges = engine.SchemaFail
+	require.ErrorAs(t, w.Prepare(ctx, strict), &de)
+	stmts, err = w.(engine.TablePlanner).PlanTable(ctx, wide)
+	require.NoError(t, err)
+	assert.NotEmpty(t, stmts, "plan shows the widening")
+	assert.NotContains(t, strings.Join(stmts, "\n"), "refused")
+	require.NoError(t, w.Prepare(ctx, wide))
+	assert.Len(t, notes(), 2, "%v", notes())
+	for _, n := range notes() {
+		assert.Contains(t, n, "widened column")
+	}
+	counts, err := w.Write(ctx, wide, batch(run, "p", []any{int64(1), "5", "7", "1.50"}))
+	require.NoError(t, err)
+	assert.Equal(t, engine.Counts{Unchanged: 1}, counts, "the widened values equal the new ones")
+	_, err = w.Write(ctx, wide, batch(run, "p", []any{int64(2), "007", "7.25", "2"}))
+	require.NoError(t, err)
+	assert.Equal(t, Canonical(wide, [][]any{{int64(1), "5", "7", "1.50"}, {int64(2), "007", "7.25", "2"}}), Canonical(wide, s.h.Rows(t, w, wide)))
+	stmts, err = w.(engine.TablePlanner).PlanTable(ctx, wide)
+	require.NoError(t, err)
+	assert.Empty(t, stmts, "the table matches now")
+
+	// A column added to a table with rows: a note.
+	grown := wide
+	grown.Columns = append(append([]engine.Column(nil), wide.Columns...), engine.Column{Name: "extra", Type: engine.TypeText})
+	require.NoError(t, w.Prepare(ctx, grown))
+	require.Len(t, notes(), 1)
+	assert.Contains(t, notes()[0], "added column extra")
+	assert.Contains(t, notes()[0], "--full-refresh")
+
+	// Replace: the new table has the declared types, whatever the old one's.
+	repl := float
+	repl.Mode, repl.RunID = engine.ModeReplace, startRun(t, w, "p")
+	require.NoError(t, w.Prepare(ctx, repl))
+	_, err = w.Write(ctx, repl, batch(repl.RunID, "p", []any{int64(1), int64(5), int64(7), 0.25}))
+	require.NoError(t, err)
+	require.NoError(t, w.Finish(ctx, repl, true))
+	assert.Equal(t, [][]any{{int64(1), int64(5), int64(7), 0.25}}, s.h.Rows(t, w, repl))
+	stmts, err = w.(engine.TablePlanner).PlanTable(ctx, float)
+	require.NoError(t, err)
+	assert.NotContains(t, strings.Join(stmts, "\n"), "refused", "amount is a float column now")
+}

@@ -94,6 +94,7 @@ func Run(t *testing.T, h Harness) {
 		{"DropIfNew", s.dropIfNew},
 		{"StateEditor", s.stateEditor},
 		{"Deletes", s.deletes},
+		{"SchemaDrift", s.schemaDrift},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

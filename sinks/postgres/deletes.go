@@ -33,7 +33,6 @@ func seenTable(run int64) string {
 
 var deletedAt = pgx.Identifier{engine.DeletedAtColumn}.Sanitize()
 
-
 // keyArrays turns keys (each the values of the key columns) into one
 // array per key column, for unnest; a key holding NULL is left out.
 func keyArrays(cols []engine.Column, keys [][]any) []any {

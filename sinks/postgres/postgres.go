@@ -50,7 +50,8 @@ type Warehouse struct {
 	seqCache []any                  // see seqs
 	plans    map[string]upsertPlan  // upsert targets (sanitized) → what Prepare learned of them
 
-	newTables sync.Map // targets (sanitized) this Warehouse's Prepare created (see DropIfNew)
+	newTables   sync.Map // targets (sanitized) this Warehouse's Prepare created (see DropIfNew)
+	schemaNotes sync.Map // targets (sanitized) → what their last Prepare changed (see SchemaNotes)
 
 	retry      time.Duration // see RetryFor
 	log        *slog.Logger

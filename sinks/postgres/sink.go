@@ -160,10 +160,15 @@ func (w *Warehouse) Prepare(ctx context.Context, t engine.Table) error {
 				if err != nil {
 					return err
 				}
+				notes, err := schemaNotes(ctx, tx, t)
+				if err != nil {
+					return err
+				}
 				if err := prepare(ctx, tx, t); err != nil {
 					return err
 				}
 				w.noteNew(t, !existed)
+				w.schemaNotes.Store(ident(t, t.Name).Sanitize(), notes)
 				if t.Mode != engine.ModeUpsert {
 					return nil
 				}
@@ -304,7 +309,7 @@ func (w *Warehouse) PlanTable(ctx context.Context, t engine.Table) ([]string, er
 				return err
 			}
 			defer tx.Rollback(ctx)
-			stmts, err = tableDDL(ctx, tx, t)
+			stmts, err = engine.PlanDrift(tableDDL(ctx, tx, t))
 			return err
 		})
 	}
@@ -364,6 +369,14 @@ func tableDDL(ctx context.Context, tx pgx.Tx, t engine.Table) ([]string, error) 
 	if len(adds) > 0 {
 		stmts = append(stmts, "ALTER TABLE "+target+" "+strings.Join(adds, ", "))
 	}
+	alters, driftErr := driftDDL(ctx, tx, t, *oid)
+	var de *engine.DriftError
+	if driftErr != nil && !errors.As(driftErr, &de) {
+		return nil, driftErr
+	}
+	if t.Mode != engine.ModeReplace {
+		stmts = append(stmts, alters...)
+	}
 	if t.Mode == engine.ModeUpsert {
 		if err := checkUpsertIndex(ctx, tx, t, *oid); err != nil {
 			return nil, err
@@ -375,9 +388,11 @@ func tableDDL(ctx context.Context, tx pgx.Tx, t engine.Table) ([]string, error) 
 		}
 	}
 	if t.Mode == engine.ModeReplace {
-		stmts = append(stmts, "CREATE TABLE "+dest+" (LIKE "+target+" INCLUDING ALL)")
+		// The new table takes the target's indexes, constraints and
+		// defaults, and the declared column types.
+		stmts = append(append(stmts, "CREATE TABLE "+dest+" (LIKE "+target+" INCLUDING ALL)"), alters...)
 	}
-	return stmts, nil
+	return stmts, driftErr
 }
 
 func firstLine(s string) string {

@@ -23,7 +23,6 @@ func seenTable(run int64) string { return quote("etl_seen_" + strconv.FormatInt(
 
 var deletedAt = quote(engine.DeletedAtColumn)
 
-
 // keyMatch is the condition that row alias a's key equals b's; with b ""
 // it compares with parameters ?1, ?2, … offset by first.
 func keyMatch(cols []engine.Column, a, b string, first int) string {

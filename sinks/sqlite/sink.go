@@ -217,6 +217,10 @@ func (w *Warehouse) prepare(ctx context.Context, t engine.Table) error {
 	if err != nil {
 		return err
 	}
+	notes, err := schemaNotes(ctx, tx, t)
+	if err != nil {
+		return err
+	}
 	stmts, err := tableDDL(ctx, tx, t)
 	if err != nil {
 		return err
@@ -230,6 +234,7 @@ func (w *Warehouse) prepare(ctx context.Context, t engine.Table) error {
 		return err
 	}
 	w.noteNew(t, !existed)
+	w.schemaNotes.Store(TableName(t), notes)
 	return nil
 }
 
@@ -254,6 +259,12 @@ func tableDDL(ctx context.Context, tx *sql.Tx, t engine.Table) ([]string, error)
 		typ, _ := sqlType(c.Type)
 		stmts = append(stmts, "ALTER TABLE "+quote(name)+" ADD COLUMN "+quote(c.Name)+" "+typ)
 	}
+	alters, driftErr := driftDDL(ctx, tx, t, name)
+	var de *engine.DriftError
+	if driftErr != nil && !errors.As(driftErr, &de) {
+		return nil, driftErr
+	}
+	stmts = append(stmts, alters...)
 	if t.Mode == engine.ModeUpsert {
 		ok, err := keyIsUnique(ctx, tx, name, keySet(t), pk)
 		if err != nil {
@@ -264,7 +275,7 @@ func tableDDL(ctx context.Context, tx *sql.Tx, t engine.Table) ([]string, error)
 				name, strings.Join(t.Key, ", "))
 		}
 	}
-	return stmts, nil
+	return stmts, driftErr
 }
 
 // PlanTable returns the statements Prepare would run for t, changing
@@ -282,7 +293,7 @@ func (w *Warehouse) PlanTable(ctx context.Context, t engine.Table) ([]string, er
 		return nil, fmt.Errorf("sink sqlite: plan %s: %w", t.QualifiedName(), err)
 	}
 	defer tx.Rollback()
-	stmts, err := tableDDL(ctx, tx, t)
+	stmts, err := engine.PlanDrift(tableDDL(ctx, tx, t))
 	if err != nil {
 		return nil, fmt.Errorf("sink sqlite: plan %s: %w", t.QualifiedName(), err)
 	}

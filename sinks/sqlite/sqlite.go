@@ -57,7 +57,8 @@ type Warehouse struct {
 
 	scratch string // Inspect's stand-in for a file not created yet: removed by Close
 
-	newTables sync.Map // tables this Warehouse's Prepare created (see DropIfNew)
+	newTables   sync.Map // tables this Warehouse's Prepare created (see DropIfNew)
+	schemaNotes sync.Map // table → what its last Prepare changed (see SchemaNotes)
 }
 
 var (
