@@ -17,6 +17,7 @@ import (
 	"github.com/etl-dev/etl/internal/pipelinetest"
 	"github.com/etl-dev/etl/sinks/postgres"
 	"github.com/etl-dev/etl/sources/rest"
+	"github.com/etl-dev/etl/sources/webhook"
 )
 
 // TestHubSpotIncrementalPipelineIntegration runs the shipped
@@ -32,6 +33,7 @@ func TestHubSpotIncrementalPipelineIntegration(t *testing.T) {
 	reg := engine.NewRegistry()
 	rest.Register(reg)
 	postgres.Register(reg)
+	webhook.Register(reg) // the pipeline's trigger "webhook"
 	env := map[string]string{"HUBSPOT_API_URL": srv.URL, "HUBSPOT_TOKEN": secretToken}
 	p := pipelinetest.Load(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env, nil)
 
@@ -114,6 +116,7 @@ func TestHubSpotMalformedPageKeepsTheCursorIntegration(t *testing.T) {
 	reg := engine.NewRegistry()
 	rest.Register(reg)
 	postgres.Register(reg)
+	webhook.Register(reg) // the pipeline's trigger "webhook"
 	env := map[string]string{"HUBSPOT_API_URL": srv.URL, "HUBSPOT_TOKEN": secretToken}
 	p := pipelinetest.Load(t, reg, "hubspot_contacts_incremental.hcl", "hubspot.contacts", env, func(s string) string {
 		return rateLimitBlock.ReplaceAllString(s, "") // 4 requests a second is HubSpot's, not this test's
