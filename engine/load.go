@@ -382,6 +382,10 @@ func (l *Loader) build(path string, pc *pipelineConfig, ctx *hcl.EvalContext, de
 		diags = append(diags, sdiags...)
 		p.Sink = spec
 		p.Sink.Table.SoftDeletes = p.Sink.Table.Deletes == DeletesSoft || p.Deleted != nil
+		if p.Deleted != nil && (p.Sink.Table.Mode != ModeUpsert || len(p.Sink.Table.Key) == 0) {
+			diags = append(diags, errorAt(pc.Maps[0].DefRange, "Deleted needs an upsert",
+				`map's deleted marks the row of the record's key: it needs the sink's mode = "upsert" and a key.`))
+		}
 		var cdiags hcl.Diagnostics
 		p.Sink.Table.SchemaChanges, cdiags = parseSchemaChanges(pc.SchemaChg, attrs, pc.DefRange)
 		diags = append(diags, cdiags...)
