@@ -34,8 +34,8 @@ func (s suite) dropIfNew(t *testing.T) {
 	ctx := context.Background()
 	w := s.open(t)
 	d, ok := w.(engine.NewTableDropper)
-	if !ok {
-		t.Skip("not a NewTableDropper")
+	if _, plans := w.(engine.TablePlanner); !ok || !plans {
+		t.Skip("not a NewTableDropper and TablePlanner")
 	}
 	run := startRun(t, w, "p")
 	tb := engine.Table{Name: "fresh", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeUpsert, RunID: run}
@@ -236,6 +236,10 @@ func (s suite) deletes(t *testing.T) {
 func (s suite) schemaDrift(t *testing.T) {
 	ctx := context.Background()
 	w := s.open(t)
+	_, noter := w.(engine.SchemaNoter)
+	if _, plans := w.(engine.TablePlanner); !noter || !plans {
+		t.Skip("not a SchemaNoter and TablePlanner")
+	}
 	run := startRun(t, w, "p")
 	cols := func(n, m, amount engine.ColumnType) []engine.Column {
 		return []engine.Column{{Name: "id", Type: engine.TypeInteger}, {Name: "n", Type: n}, {Name: "m", Type: m}, {Name: "amount", Type: amount}}
