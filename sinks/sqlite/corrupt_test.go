@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,4 +48,29 @@ func TestCorruptSavedCursor(t *testing.T) {
 		assert.ErrorContains(t, err, "sink sqlite: saved cursor of p")
 		assert.ErrorContains(t, err, "last week")
 	})
+}
+
+// TestCorruptHistoryRow: a history row whose stored text cannot be read
+// back is an error naming the run and the column.
+func TestCorruptHistoryRow(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		column, value, want string
+	}{
+		{"started_at", "dawn", "started_at"},
+		{"finished_at", "dusk", "finished_at"},
+		{"heartbeat_at", "tick", "heartbeat_at"},
+		{"performance_metrics", "{not json", "performance_metrics"},
+		{"reject_categories", "{not json", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.column, func(t *testing.T) {
+			w := openTest(t)
+			run := startRun(t, w, "p")
+			_, err := w.db.Exec(`UPDATE etl_sync_history SET `+tt.column+` = ? WHERE id = ?`, tt.value, run)
+			require.NoError(t, err)
+			_, err = w.Runs(ctx, engine.HistoryFilter{Pipeline: "p"})
+			assert.ErrorContains(t, err, fmt.Sprintf("run %d: %s", run, tt.want))
+		})
+	}
 }
