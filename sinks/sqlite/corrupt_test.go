@@ -74,3 +74,24 @@ func TestCorruptHistoryRow(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptRejectRow: a stored reject whose times cannot be read back is
+// an error naming the reject and the column.
+func TestCorruptRejectRow(t *testing.T) {
+	ctx := context.Background()
+	for _, column := range []string{"created_at", "resolved_at"} {
+		t.Run(column, func(t *testing.T) {
+			w := openTest(t)
+			tb := engine.Table{Name: "events", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Key: []string{"id"}, Mode: engine.ModeAppend}
+			require.NoError(t, w.Prepare(ctx, tb))
+			b := newBatch(startRun(t, w, "p"))
+			b.Rejects = []engine.Reject{{Check: "source", Reason: "r"}}
+			_, err := w.Write(ctx, tb, b)
+			require.NoError(t, err)
+			_, err = w.db.Exec(`UPDATE etl_rejects SET ` + column + ` = 'someday'`)
+			require.NoError(t, err)
+			_, err = w.Rejects(ctx, engine.RejectFilter{Pipeline: "p"})
+			assert.ErrorContains(t, err, "sink sqlite: list rejects: reject 1: "+column)
+		})
+	}
+}
