@@ -112,17 +112,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer drop()
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	srv := &server{bin: bin, dir: dir, wh: whURL, addr: addr, log: filepath.Join(tmp, "serve.log")}
-	if err := srv.start(); err != nil {
-		return nil, err
+	// A free port may be taken by another process before etl serve binds
+	// it: try another.
+	srv := &server{bin: bin, dir: dir, wh: whURL, log: filepath.Join(tmp, "serve.log")}
+	for try := 0; ; try++ {
+		if srv.addr, err = freePort(); err != nil {
+			return nil, err
+		}
+		if err = srv.start(); err == nil {
+			break
+		}
+		if try == 4 || !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
 	}
 	defer srv.stop()
 
-	endpoint := "http://" + addr + "/webhooks/hubspot"
+	endpoint := "http://" + srv.addr + "/webhooks/hubspot"
 	res := &Result{}
 	sentAt := make([]time.Time, cfg.Deliveries+1)
 	acked := make([]atomic.Bool, cfg.Deliveries+1)
@@ -199,8 +205,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					killOnce.Do(func() {
 						res.Killed = time.Now()
 						srv.kill()
-						if err := srv.start(); err != nil {
+						for try := 0; try < 20; try++ { // the port was just released
+							err := srv.start()
+							if err == nil {
+								break
+							}
 							fmt.Fprintln(cfg.Log, "restart:", err)
+							time.Sleep(250 * time.Millisecond)
 						}
 						res.Restarted = time.Now()
 					})
@@ -321,6 +332,7 @@ func (s *server) start() error {
 	if err != nil {
 		return err
 	}
+	off, _ := logf.Seek(0, io.SeekEnd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -338,8 +350,9 @@ func (s *server) start() error {
 	select {
 	case ok := <-ready:
 		if !ok {
+			_ = cmd.Wait()
 			b, _ := os.ReadFile(s.log)
-			return fmt.Errorf("etl serve ended before listening: %s", b)
+			return fmt.Errorf("etl serve ended before listening: %s", b[min(off, int64(len(b))):])
 		}
 		return nil
 	case <-time.After(60 * time.Second):
