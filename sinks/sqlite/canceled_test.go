@@ -35,7 +35,9 @@ func TestCanceledContext(t *testing.T) {
 	}{
 		{"Migrate", func() error { return w.Migrate(ctx) }},
 		{"StartRun", func() error { _, err := w.StartRun(ctx, engine.Run{Pipeline: "p"}); return err }},
-		{"FinishRun", func() error { return w.FinishRun(ctx, engine.Run{ID: run, Pipeline: "p", Status: engine.StatusSuccess}) }},
+		{"FinishRun", func() error {
+			return w.FinishRun(ctx, engine.Run{ID: run, Pipeline: "p", Status: engine.StatusSuccess})
+		}},
 		{"Prepare", func() error { return w.Prepare(ctx, upsert) }},
 		{"Prepare replace", func() error { return w.Prepare(ctx, replace) }},
 		{"PlanTable", func() error { _, err := w.PlanTable(ctx, upsert); return err }},
