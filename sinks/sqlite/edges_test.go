@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +56,41 @@ func TestDropIfNewCanceled(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorContains(t, err, "sink sqlite: drop the table fresh this run created")
 	assert.Equal(t, "1", queryString(t, w, `SELECT count(*) FROM sqlite_schema WHERE name = 'fresh'`), "the table stays")
+}
+
+func TestMetricsThatCannotBeEncoded(t *testing.T) {
+	// NaN has no JSON form: the run's history row is refused with the
+	// reason, not written with the metrics silently dropped.
+	ctx := context.Background()
+	w := openTest(t)
+	bad := map[string]any{"rate": math.NaN()}
+	_, err := w.StartRun(ctx, engine.Run{Pipeline: "p", Metrics: bad})
+	assert.ErrorContains(t, err, "sink sqlite: start run of p: encode metrics")
+	run := startRun(t, w, "p")
+	err = w.FinishRun(ctx, engine.Run{ID: run, Pipeline: "p", Status: engine.StatusSuccess, Metrics: bad})
+	assert.ErrorContains(t, err, fmt.Sprintf("sink sqlite: finish run %d: encode metrics", run))
+	runs, err := w.Runs(ctx, engine.HistoryFilter{Pipeline: "p"})
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	assert.Equal(t, engine.StatusRunning, runs[0].Status)
+}
+
+func TestPrepareNotesColumnsAddedToRows(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t)
+	tb := engine.Table{Name: "grown", Columns: []engine.Column{{Name: "id", Type: engine.TypeInteger}}, Mode: engine.ModeAppend}
+	require.NoError(t, w.Prepare(ctx, tb))
+	wider := tb
+	wider.Columns = append(wider.Columns, engine.Column{Name: "email", Type: engine.TypeText})
+	require.NoError(t, w.Prepare(ctx, wider))
+	assert.Empty(t, w.SchemaNotes(wider), "no rows hold NULL in a column added to an empty table")
+
+	_, err := w.Write(ctx, wider, newBatch(startRun(t, w, "p"), []any{int64(1), "a@example.com"}))
+	require.NoError(t, err)
+	widest := wider
+	widest.Columns = append(widest.Columns, engine.Column{Name: "phone", Type: engine.TypeText})
+	require.NoError(t, w.Prepare(ctx, widest))
+	notes := w.SchemaNotes(widest)
+	require.Len(t, notes, 1)
+	assert.Contains(t, notes[0], "added column phone to grown: the rows already there hold NULL")
 }
