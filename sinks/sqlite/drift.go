@@ -70,8 +70,8 @@ func columnDrift(ctx context.Context, tx *sql.Tx, t engine.Table, table string) 
 	var out []drift
 	for _, c := range t.Columns {
 		h, ok := have[foldASCII(c.Name)]
-		if !ok {
-			continue
+		if !ok || keys[foldASCII(c.Name)] {
+			continue // a key column's type is the table's own: SQLite compares keys by its rules
 		}
 		ha := affinity(h)
 		want, _ := sqlType(c.Type)
@@ -79,7 +79,7 @@ func columnDrift(ctx context.Context, tx *sql.Tx, t engine.Table, table string) 
 			continue
 		}
 		out = append(out, drift{column: c.Name, have: h, want: c.Type,
-			lossless: want == "TEXT" && !keys[foldASCII(c.Name)]})
+			lossless: want == "TEXT"})
 	}
 	return out, nil
 }
