@@ -85,6 +85,13 @@ func (w *Warehouse) retrying(ctx context.Context, pipeline string, runID int64, 
 			return fmt.Errorf("%w (the warehouse was unreachable for %s; warehouse_retry is %s)", err, time.Since(began).Round(time.Millisecond), budget)
 		}
 		wait := min(backoff(attempt), left)
+		if attempt == 1 && errors.Is(err, errLockLost) {
+			// The lock's session ended while the server answers: try to
+			// take the lock again at once. Waiting would let this run read
+			// on while another takes the lock; relock then stops it with
+			// errLockTaken.
+			wait = 0
+		}
 		log.Warn("warehouse unreachable; retrying", "doing", what, "attempt", attempt, "in", wait.String(), "error", redact(err, w.password).Error())
 		select {
 		case <-ctx.Done():
