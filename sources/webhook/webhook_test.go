@@ -71,7 +71,9 @@ func TestHubSpotSignatureIsCheckedAsHubSpotSigns(t *testing.T) {
 		{"signed 6 minutes ago", func(h http.Header) { hubspotSign(h, "POST", url, events, secret, time.Now().Add(-6*time.Minute)) }, events, 401},
 		{"signed 6 minutes ahead", func(h http.Header) { hubspotSign(h, "POST", url, events, secret, time.Now().Add(6*time.Minute)) }, events, 401},
 		{"another secret", func(h http.Header) { hubspotSign(h, "POST", url, events, "another-secret-5678", time.Now()) }, events, 401},
-		{"another URL", func(h http.Header) { hubspotSign(h, "POST", "https://evil.example.com/webhooks/hubspot", events, secret, time.Now()) }, events, 401},
+		{"another URL", func(h http.Header) {
+			hubspotSign(h, "POST", "https://evil.example.com/webhooks/hubspot", events, secret, time.Now())
+		}, events, 401},
 		{"body changed after signing", func(h http.Header) { hubspotSign(h, "POST", url, events, secret, time.Now()) }, strings.Replace(events, "501", "999", 1), 401},
 		{"no signature", func(h http.Header) {}, events, 401},
 		{"timestamp not a number", func(h http.Header) {
