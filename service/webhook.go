@@ -34,7 +34,13 @@ const storeDeadline = 3 * time.Second
 type route struct {
 	method, path string
 	store        *engine.Pipeline // nil: triggers only
-	triggers     []*engine.Pipeline
+	triggers     []routeTrigger
+}
+
+// routeTrigger is one pipeline's trigger on a route.
+type routeTrigger struct {
+	p *engine.Pipeline
+	t engine.Trigger
 }
 
 // webhookRoutes groups the served pipelines' webhook endpoints by path,
@@ -74,7 +80,7 @@ func webhookRoutes(ps []*engine.Pipeline) ([]*route, error) {
 			if err != nil {
 				return nil, err
 			}
-			rt.triggers = append(rt.triggers, p)
+			rt.triggers = append(rt.triggers, routeTrigger{p, t})
 		}
 	}
 	return out, nil
@@ -86,12 +92,8 @@ func (rt *route) receivers() []engine.Receiver {
 	if rt.store != nil {
 		out = append(out, rt.store.Source.(engine.Receiver))
 	}
-	for _, p := range rt.triggers {
-		for _, t := range p.Triggers {
-			if _, path := t.Route(); path == rt.path {
-				out = append(out, t)
-			}
-		}
+	for _, tr := range rt.triggers {
+		out = append(out, tr.t)
 	}
 	return out
 }
@@ -122,19 +124,21 @@ func (s *Server) mountWebhooks(mux *http.ServeMux) {
 func (s *Server) webhookHandler(rt *route) http.Handler {
 	rcvs := rt.receivers()
 	first := rcvs[0]
-	name := rt.path
+	// The metrics' pipeline label: the storing pipeline, else the first triggered.
+	var name string
 	if rt.store != nil {
 		name = rt.store.Name
 	} else {
-		name = rt.triggers[0].Name
+		name = rt.triggers[0].p.Name
 	}
-	redact := func(t string) string {
-		for _, p := range append([]*engine.Pipeline{rt.store}, rt.triggers...) {
-			if p != nil {
-				t = p.Redact(t)
-			}
+	redact := func(text string) string {
+		if rt.store != nil {
+			text = rt.store.Redact(text)
 		}
-		return t
+		for _, tr := range rt.triggers {
+			text = tr.p.Redact(text)
+		}
+		return text
 	}
 	limit := first.MaxBody()
 	for _, r := range rcvs[1:] {
@@ -197,14 +201,9 @@ func (s *Server) webhookHandler(rt *route) http.Handler {
 				return
 			}
 		}
-		for _, p := range rt.triggers {
-			debounce := engine.Trigger(nil)
-			for _, t := range p.Triggers {
-				if _, path := t.Route(); path == rt.path {
-					debounce = t
-				}
-			}
-			if _, _, err := s.q.enqueueAfter(ctx, p.Name, "webhook", bucketEnd(time.Now(), debounce.Debounce()), p.Serve.MaxAttempts); err != nil {
+		for _, tr := range rt.triggers {
+			p := tr.p
+			if _, _, err := s.q.enqueueAfter(ctx, p.Name, "webhook", bucketEnd(time.Now(), tr.t.Debounce()), p.Serve.MaxAttempts); err != nil {
 				// Stored already when a source shares the route: the
 				// sender's retry is acknowledged as a duplicate and
 				// enqueues again.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/etl-dev/etl/internal/pgtest"
 	"github.com/etl-dev/etl/internal/pipelinetest"
+	"github.com/etl-dev/etl/internal/syncbuf"
 )
 
 const hubspotSecret = "test-client-secret-7f3a"
@@ -41,13 +40,13 @@ func signHubSpot(req *http.Request, body []byte, secret string, at time.Time) {
 // servePipelines starts `etl serve` on dir and a fresh PostgreSQL schema,
 // and returns its base URL and warehouse URL. The server is killed when the
 // test ends.
-func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base string, stderr *syncBuffer) {
+func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base string, stderr *syncbuf.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", dir, "--listen", "127.0.0.1:0", "--warehouse", whURL, "--workers", "2", "--grace", "5s")
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	stderr = &syncBuffer{}
+	stderr = &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -75,24 +74,6 @@ func servePipelines(t *testing.T, bin, dir, whURL string, env ...string) (base s
 		t.Fatalf("etl serve did not listen within 60 s: %s", stderr.String())
 	}
 	return "", nil
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // hubspotEventsDir copies the shipped HubSpot event-log pipeline and its

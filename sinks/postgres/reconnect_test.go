@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,29 +20,12 @@ import (
 
 	"github.com/etl-dev/etl/engine"
 	"github.com/etl-dev/etl/internal/pgtest"
+	"github.com/etl-dev/etl/internal/syncbuf"
 )
-
-// syncBuffer is a log destination safe for the warehouse's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // onCluster opens a migrated warehouse in a fresh schema of cluster c,
 // retrying for retry, logging to the returned buffer.
-func onCluster(t *testing.T, c *pgtest.Cluster, retry time.Duration) (*Warehouse, *syncBuffer) {
+func onCluster(t *testing.T, c *pgtest.Cluster, retry time.Duration) (*Warehouse, *syncbuf.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.URL())
@@ -54,7 +36,7 @@ func onCluster(t *testing.T, c *pgtest.Cluster, retry time.Duration) (*Warehouse
 	require.NoError(t, conn.Close(ctx))
 	w := openURL(t, c.URL()+"&search_path="+schema)
 	require.NoError(t, w.Migrate(ctx))
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	w.RetryFor(retry, slog.New(slog.NewTextHandler(logs, nil)))
 	return w, logs
 }
@@ -310,7 +292,7 @@ func TestWriteNeverLandsABatchTwiceIntegration(t *testing.T) {
 			c.Close(ctx)
 			w := openURL(t, pu.String()+"&search_path="+schema)
 			require.NoError(t, w.Migrate(ctx))
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			w.RetryFor(time.Minute, slog.New(slog.NewTextHandler(logs, nil)))
 			tb := startRun(t, w, "p", engine.Table{Name: "things", Columns: thingCols, Key: []string{"id"}, Mode: tt.mode})
 			tt.setup(w, tb)
@@ -338,7 +320,7 @@ func TestWriteNeverLandsABatchTwiceIntegration(t *testing.T) {
 	}
 }
 
-func cutAndWrite(t *testing.T, w *Warehouse, cut *commitCutter, tb engine.Table, b engine.Batch, want engine.Counts, logs *syncBuffer) {
+func cutAndWrite(t *testing.T, w *Warehouse, cut *commitCutter, tb engine.Table, b engine.Batch, want engine.Counts, logs *syncbuf.Buffer) {
 	t.Helper()
 	b.Rejects = []engine.Reject{{Check: "validate x", Reason: "bad"}}
 	b.State = &engine.Cursor{Value: "s"}

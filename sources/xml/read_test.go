@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/internal/syncbuf"
 )
 
 // TestDescribeAndPlanRead name the file or the URL (without secrets) and
@@ -147,7 +148,7 @@ func TestReadStops(t *testing.T) {
 	assert.ErrorContains(t, err, "404")
 }
 
-func newLogger() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
+func newLogger() (*slog.Logger, *syncbuf.Buffer) {
+	b := &syncbuf.Buffer{}
 	return slog.New(slog.NewTextHandler(b, nil)), b
 }

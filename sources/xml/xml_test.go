@@ -1,7 +1,6 @@
 package xml_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -23,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etl-dev/etl/engine"
+	"github.com/etl-dev/etl/internal/syncbuf"
 	xmlsrc "github.com/etl-dev/etl/sources/xml"
 )
 
@@ -132,7 +131,7 @@ func TestGlobAndInvalidCharacters(t *testing.T) {
 	s := mustLoad(t, "testdata", `path = "exports/*.xml"
 records = "/rows/row"
 fields = { id = "id", note = "note" }`)
-	logBuf := &syncBuffer{}
+	logBuf := &syncbuf.Buffer{}
 	var progress [2]int64
 	recs, err := readAll(t, s, engine.ReadOptions{Logger: slog.New(slog.NewTextHandler(logBuf, nil)), Progress: func(d, t int64) { progress = [2]int64{d, t} }})
 	require.NoError(t, err)
@@ -310,23 +309,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += n
 	return n, err
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestExampleLoads loads example.hcl.
