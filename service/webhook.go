@@ -157,6 +157,9 @@ func (s *Server) webhookHandler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), storeDeadline)
 		defer cancel()
+		// The body too must come within the deadline: a sender that trickles
+		// it is cut off (a 400), not answered after HubSpot's 5 s.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(storeDeadline))
 		body, err := readBody(w, r, limit)
 		if err != nil {
 			var tooBig *http.MaxBytesError
